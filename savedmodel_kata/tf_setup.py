@@ -1,0 +1,58 @@
+"""Import TensorFlow once, quietly and deterministically.
+
+TensorFlow prints C++ start-up lines (oneDNN, CUDA) on stderr before its own
+log level is read, and deprecation warnings for every tf.compat.v1 call the
+kata teaches. Students should see their own mistakes, not that noise; set
+KATA_VERBOSE=1 to see everything. Op determinism makes training reproducible
+bit for bit, so caches and grades never depend on thread timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+VERBOSE_ENVIRONMENT_VARIABLE = "KATA_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENVIRONMENT_VARIABLE, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """Send file descriptor 2 to a temporary file; replay it if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def import_tensorflow():
+    """Return the tensorflow module, configured for the kata (cheap after the first call)."""
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+    elif verbose():
+        import tensorflow as tf
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _stderr_captured():
+            import tensorflow as tf
+        tf.get_logger().setLevel("ERROR")
+        from tensorflow.python.util import deprecation
+
+        deprecation._PRINT_DEPRECATION_WARNINGS = False
+    tf.config.experimental.enable_op_determinism()
+    return tf

@@ -1,0 +1,128 @@
+"""Exercise 1 — Graph mode: export the tutorial's CNN, reload it, lose nothing.
+
+The lesson
+----------
+A SavedModel is a folder: `saved_model.pb` holds the graph and its
+*signatures*, `variables/` holds the trained weights. A signature is a
+contract between whoever exports a model and whoever serves it: a name
+('serving_default') and, for each input and output, a key you choose
+('input', 'prediction', ...) mapped to a tensor of the graph. Whoever loads
+the model never needs to know how the graph was built or what its tensors
+were called: the signature says.
+
+In TensorFlow 1 style code (here `tf.compat.v1`, run inside a `tf.Graph`),
+`simple_save` writes one signature, 'serving_default', under the tag 'serve',
+and `loader.load` puts the graph and its weights back into a session and
+hands you the signatures. The kata's harness trains the model for you (the
+tutorial's loop, `savedmodel_kata.training.train`); you write the four pieces
+that decide whether the model survives the trip to disk.
+
+Run `pytest exercises/ex01_graph_mode.py` to check your work and
+`kata hint 1` when stuck.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+NUM_CLASSES = 10
+SIGNATURE_KEY = "serving_default"
+SERVE_TAG = "serve"
+
+
+# --- create_model ------------------------------------------------------------
+
+
+def _conv_block(name, inputs, size, filters):
+    """Convolution (ReLU, 'SAME') then 2x2 max-pooling with stride 2."""
+    with v1.variable_scope(name):
+        kernel = v1.get_variable(
+            "kernel", [size, size, inputs.shape[-1], filters], initializer=v1.glorot_uniform_initializer()
+        )
+        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer())
+    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") + bias)
+    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")
+
+
+def _dense(name, inputs, units, activation=None):
+    with v1.variable_scope(name):
+        kernel = v1.get_variable("kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer())
+        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())
+    outputs = tf.matmul(inputs, kernel) + bias
+    return activation(outputs) if activation else outputs
+
+
+def create_model(x):
+    """Build the tutorial's CNN on `x` and return its logits.
+
+    `x` is a float32 placeholder shaped [None, 28, 28, 1]. Return a float32
+    tensor shaped [None, 10]: one score per digit, *before* softmax (the
+    harness adds the softmax and the loss, which wants raw logits).
+
+    The architecture is the tutorial's, 2,830 trainable parameters in all:
+    conv 3x3, 8 filters -> pool; conv 3x3, 16 filters -> pool; conv 1x1,
+    4 filters -> pool (each conv with ReLU, 'SAME' padding; each pool 2x2,
+    stride 2); flatten to 36 values; dense 32 with ReLU; dense 10.
+    The batch dimension must stay open (None): a served model gets batches
+    of any size.
+    """
+    hidden = _conv_block("conv1", x, size=3, filters=8)
+    hidden = _conv_block("conv2", hidden, size=3, filters=16)
+    hidden = _conv_block("conv3", hidden, size=1, filters=4)
+    flat = tf.reshape(hidden, [-1, hidden.shape[1] * hidden.shape[2] * hidden.shape[3]])
+    hidden = _dense("dense1", flat, units=32, activation=tf.nn.relu)
+    return _dense("dense2", hidden, units=NUM_CLASSES)
+
+
+# --- save --------------------------------------------------------------------
+
+
+def save(sess, export_dir, x, y, y_pred, acc):
+    """Export the trained model in `sess` as a SavedModel in `export_dir`.
+
+    Write tag 'serve' and one signature, 'serving_default', whose input key
+    'input' maps to `x` and whose output keys map 'output' to `y` (the
+    tutorial's label placeholder), 'prediction' to `y_pred` (softmax
+    probabilities) and 'accuracy' to `acc`. `export_dir` must not exist yet.
+    Export the weights as trained: do not initialise anything here.
+    """
+    v1.saved_model.simple_save(
+        sess,
+        export_dir,
+        inputs={"input": x},
+        outputs={"output": y, "prediction": y_pred, "accuracy": acc},
+    )
+
+
+# --- load_signature_tensors --------------------------------------------------
+
+
+def load_signature_tensors(sess, export_dir):
+    """Load the SavedModel in `export_dir` into `sess`; return its signature's tensors.
+
+    Return a dict from the four keys of the 'serving_default' signature
+    ('input', 'output', 'prediction', 'accuracy') to the matching tf.Tensor
+    of `sess.graph`. Find each tensor through the signature: the exporter
+    may have named its tensors anything, so never hard-code 'myInput:0'.
+    """
+    meta_graph = v1.saved_model.loader.load(sess, [SERVE_TAG], export_dir)
+    signature = meta_graph.signature_def[SIGNATURE_KEY]
+    endpoints = {**signature.inputs, **signature.outputs}
+    return {key: sess.graph.get_tensor_by_name(info.name) for key, info in endpoints.items()}
+
+
+# --- evaluate ----------------------------------------------------------------
+
+
+def evaluate(sess, tensors, images, labels):
+    """Return the accuracy of the loaded model on `images` and `labels`.
+
+    `tensors` is what `load_signature_tensors` returned; `images` is float32
+    [N, 28, 28, 1]; `labels` are integer digits [N]. Return a Python float in
+    [0, 1] (a fraction, not a percentage) computed by the graph's 'accuracy'
+    tensor on all N images: the exporter's own metric is the one to trust.
+    """
+    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
+    value = sess.run(tensors["accuracy"], feed_dict={tensors["input"]: images, tensors["output"]: one_hot_labels})
+    return float(value)
