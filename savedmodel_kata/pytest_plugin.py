@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import threading
-import traceback
 from pathlib import Path
 
 import pytest
@@ -31,11 +28,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from savedmodel_kata import cache, catalogue, targets
+from savedmodel_kata.feedback import StudentCode, StudentError, call_timeout
 
 TARGET_ENVIRONMENT_VARIABLE = "KATA_TARGET"
 PROFILE_ENVIRONMENT_VARIABLE = "KATA_HYPOTHESIS_PROFILE"
-CALL_TIMEOUT_ENVIRONMENT_VARIABLE = "KATA_CALL_TIMEOUT"
-DEFAULT_CALL_TIMEOUT_SECONDS = 120
 EXERCISE_FILE = re.compile(r"^ex\d\d_\w+\.py$")
 
 # Hypothesis profiles. Both: no deadline, because TensorFlow's first call in
@@ -167,7 +163,18 @@ def _target_of(node) -> str:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(StudentError):
+        # The lesson replaces the traceback: it already says what and where.
+        error = call.excinfo.value
+        notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
+        report.longrepr = f"{error}{notes}"
     exercise = _exercise_of(item)
+    if exercise is not None and call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+        # The test's message is the lesson; pytest's operand dump after it is noise to a student.
+        message = str(call.excinfo.value).split("\nassert ")[0]
+        entry = call.excinfo.traceback[-1]
+        notes = "".join(f"\n{note}" for note in getattr(call.excinfo.value, "__notes__", ()))
+        report.longrepr = f"{message}{notes}\n(checked at {Path(str(entry.path)).name}:{entry.lineno + 1})"
     if report.failed and exercise is not None and call.when == "call":
         marks = [mark.args[0] for mark in item.iter_markers("function")]
         target = _target_of(item)
@@ -204,9 +211,9 @@ def target(request) -> str:
 
 
 @pytest.fixture(scope="module")
-def student(kata_root, target, exercise) -> "StudentCode":
+def student(kata_root, target, exercise) -> StudentCode:
     """The code under test: exercises/ or solutions/, wrapped to explain its failures."""
-    return StudentCode(kata_root, target, exercise)
+    return StudentCode(kata_root, target, exercise, timeout=call_timeout())
 
 
 @pytest.fixture(scope="module")
@@ -221,125 +228,3 @@ def mnist():
     from savedmodel_kata.data import load_mnist_dataset
 
     return load_mnist_dataset("bundled")
-
-
-# --- calling student code --------------------------------------------------------
-
-
-class StudentTimeout(Exception):
-    pass
-
-
-class StudentCode:
-    """The student's module; each function call turns failures into lessons.
-
-    The module is imported at the first call, inside the test, so a syntax
-    error fails each test with its line instead of erroring the whole run.
-    """
-
-    def __init__(self, root: Path, target: str, exercise: catalogue.Exercise):
-        self.root, self.target, self.exercise = root, target, exercise
-        self.path = targets.module_path(root, target, exercise)
-        self._module = None
-
-    @property
-    def module(self):
-        __tracebackhide__ = True
-        if self._module is None:
-            try:
-                self._module = targets.import_exercise(self.root, self.target, self.exercise)
-            except targets.TargetError as error:
-                pytest.fail(str(error), pytrace=False)
-        return self._module
-
-    def __getattr__(self, name: str):
-        __tracebackhide__ = True
-        if name not in catalogue.EXERCISE_FUNCTIONS:
-            raise AttributeError(name)
-        function = getattr(self.module, name, None)
-        if not callable(function):
-            pytest.fail(
-                f"{self.target}/{self.exercise.file_name} has no function {name}(): "
-                "the tests call it by that name. Did you rename or delete it? "
-                f"`git diff {self.target}/{self.exercise.file_name}` shows what changed.",
-                pytrace=False,
-            )
-
-        def call(*args, **kwargs):
-            __tracebackhide__ = True
-            return self._call(name, function, args, kwargs)
-
-        call.__wrapped__ = function
-        call.__name__ = name
-        return call
-
-    def _call(self, name, function, args, kwargs):
-        __tracebackhide__ = True
-        label = f"{self.target}/{self.exercise.file_name}: {name}()"
-        # The message is built inside `except` and raised after it, so pytest
-        # shows the lesson alone, not "during handling of the above exception".
-        try:
-            with _time_limit(_call_timeout()):
-                return function(*args, **kwargs)
-        except NotImplementedError as error:
-            lesson = f"{label} is not implemented yet.\n  {error}"
-        except StudentTimeout:
-            lesson = (
-                f"{label} did not return within {_call_timeout()} s. Look for a loop that never ends, "
-                "or training or data loading that does not belong in this function. "
-                f"(Raise the limit with ${CALL_TIMEOUT_ENVIRONMENT_VARIABLE}=seconds.)"
-            )
-        except pytest.fail.Exception:
-            raise
-        except Exception as error:
-            lesson = (
-                f"{label} raised {type(error).__name__}: {_shorten(str(error))}\n"
-                f"{self._student_frames(error)}"
-            )
-        pytest.fail(lesson, pytrace=False)
-
-    def _student_frames(self, error: BaseException) -> str:
-        frames = [
-            frame
-            for frame in traceback.extract_tb(error.__traceback__)
-            if Path(frame.filename).resolve() == self.path.resolve()
-        ]
-        if not frames:
-            return "  (raised inside a library your code called; check the arguments you passed it)"
-        lines = [f"  {self.target}/{self.exercise.file_name}, line {f.lineno}, in {f.name}: {f.line}" for f in frames]
-        return "Your code, innermost call last:\n" + "\n".join(lines)
-
-
-def _shorten(text: str, max_lines: int = 12) -> str:
-    lines = text.strip().splitlines()
-    if len(lines) <= max_lines:
-        return "\n  ".join(lines)
-    return "\n  ".join(lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"])
-
-
-def _call_timeout() -> int:
-    return int(os.environ.get(CALL_TIMEOUT_ENVIRONMENT_VARIABLE, DEFAULT_CALL_TIMEOUT_SECONDS))
-
-
-class _time_limit:
-    """SIGALRM-based limit for one call (main thread on POSIX; elsewhere no limit)."""
-
-    def __init__(self, seconds: int):
-        self.seconds = seconds
-        self.active = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-
-    def __enter__(self):
-        if self.active:
-            self.previous = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc):
-        if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
-
-    @staticmethod
-    def _expire(signum, frame):
-        raise StudentTimeout()

@@ -30,7 +30,12 @@ from savedmodel_kata.tf_setup import import_tensorflow
 EPOCHS = 5
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
-SEED = 0
+# Graph-level seed. Test accuracy after 5 epochs depends on the initial
+# weights: over seeds 0..3 and two splits it ranged 84.2 to 93.8 % (seed 0 is
+# the unlucky 84.2). Seed 2 gives 92.0 %, the typical result. Tests compare a
+# student's model with the reference from the same initial weights, so this
+# luck never decides a grade.
+SEED = 2
 INPUT_SHAPE = (None, 28, 28, 1)
 
 # The tutorial's tensor names. Tests also export under other names, to catch
@@ -101,6 +106,25 @@ class GraphModel:
                 feed_dict={v.initial_value: values[v.name] for v in variables},
             )
 
+    def assign_by_shape(self, weights: dict[tuple, np.ndarray]) -> None:
+        """Set each trainable variable to the array of its shape in `weights`.
+
+        The tutorial's ten variables all have different shapes, so shapes
+        match a student's variables to the reference's whatever their names.
+        """
+        with self.graph.as_default():
+            variables = self._tf().compat.v1.trainable_variables()
+            shapes = [tuple(v.shape.as_list()) for v in variables]
+            if sorted(shapes) != sorted(weights) or len(set(shapes)) != len(shapes):
+                raise ModelError(
+                    f"the model's trainable variables have shapes {sorted(shapes)}; expected one each of "
+                    f"{sorted(weights)}, the tutorial's layers"
+                )
+            self.session.run(
+                [v.initializer for v in variables],
+                feed_dict={v.initial_value: weights[shape] for v, shape in zip(variables, shapes)},
+            )
+
     def close(self) -> None:
         self.session.close()
 
@@ -136,6 +160,15 @@ def build(
     return GraphModel(graph, session, x, y, logits, prediction, accuracy, loss, train_op)
 
 
+def initial_weights(create_model: Callable, seed: int = SEED) -> dict[tuple, np.ndarray]:
+    """The freshly initialised trainable weights of `create_model`'s graph, keyed by shape."""
+    model = build(create_model, seed=seed)
+    try:
+        return {tuple(value.shape): value for value in model.trainable_values().values()}
+    finally:
+        model.close()
+
+
 def check_logits(logits: object, graph: object) -> None:
     """Raise ModelError, saying what was wrong, unless `logits` is a float [?, 10] tensor of `graph`."""
     tf = import_tensorflow()
@@ -162,16 +195,26 @@ def train(
     names: dict[str, str] = TUTORIAL_TENSOR_NAMES,
     on_epoch: Callable[[dict], None] | None = None,
     use_cache: bool = True,
+    start_from: dict[tuple, np.ndarray] | None = None,
 ) -> GraphModel:
     """Train as the tutorial does; return the live model with `stats`.
 
     `stats` holds `epochs` (a list of {epoch, loss, train_accuracy,
     test_accuracy, seconds}), `parameters`, `cached` and the final accuracies.
     `on_epoch` is called with each epoch's dict (also when replayed from the cache).
+    `start_from` (weights keyed by shape, see `initial_weights`) replaces the
+    model's own initial weights, so two implementations train from one start.
     """
     train_images, train_labels, test_images, test_labels = data
     model = build(create_model, seed=seed, names=names, learning_rate=learning_rate)
+    if start_from is not None:
+        try:
+            model.assign_by_shape(start_from)
+        except ModelError:
+            model.close()
+            raise
     key = cache.make_key(
+        *(start_from[shape].tobytes() for shape in sorted(start_from or {})),
         _code_identity(create_model),
         Path(__file__).read_bytes(),
         *(np.ascontiguousarray(array).tobytes() for array in data),

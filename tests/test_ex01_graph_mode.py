@@ -12,9 +12,13 @@ Tolerances, and why:
   1e-6, room for float32 rounding only should a platform pick another
   kernel, while any real loss (a layer re-initialised, a weight rounded)
   moves them by far more.
-* A student's own create_model, trained like the reference, must reach the
-  reference's test accuracy within 3 points: the same architecture lands
-  within about 1 point whatever the initialisation order.
+* A student's create_model is checked twice against the reference. Given
+  the reference's trained weights, it must compute the same probabilities
+  (tolerance 1e-5: ops in another order round differently, a wrong layer
+  is off by far more). Trained by the tutorial's loop from the reference's
+  initial weights, it must reach the reference's test accuracy within 1
+  point. Starting from the same weights matters: over initialisation seeds
+  the same architecture ends anywhere between 84 and 94 %.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ EXPECTED_VARIABLE_SHAPES = sorted(
     [(3, 3, 1, 8), (8,), (3, 3, 8, 16), (16,), (1, 1, 16, 4), (4,), (36, 32), (32,), (32, 10), (10,)]
 )
 PROBABILITY_TOLERANCE = 1e-6
-ACCURACY_MARGIN_VS_REFERENCE = 0.03
+ARCHITECTURE_TOLERANCE = 1e-5
+ACCURACY_MARGIN_VS_REFERENCE = 0.01
 # Signature dtypes and shapes, as the proto stores them (-1: any batch size).
 EXPECTED_TENSOR_INFO = {
     ("inputs", "input"): (tf.float32, [-1, 28, 28, 1]),
@@ -84,6 +89,18 @@ def predict(session, tensors, images):
     return session.run(tensors["prediction"], feed_dict={tensors["input"]: images})
 
 
+def run_logits(session, x, logits, images):
+    """Run the student's graph; a batch it cannot take fails with the usual cause."""
+    try:
+        return session.run(logits, feed_dict={x: images})
+    except tf.errors.InvalidArgumentError as error:
+        pytest.fail(
+            f"create_model's graph fails on a batch of {len(images)} images: {error.message.splitlines()[0]}\n"
+            "A fixed batch size in a reshape or placeholder does this: use -1 for the batch dimension.",
+            pytrace=False,
+        )
+
+
 _counter = itertools.count()
 
 
@@ -113,6 +130,19 @@ def reference_probabilities(reference_model, mnist):
 
 
 @pytest.fixture(scope="module")
+def trained_values(reference_model):
+    """A snapshot of every trained variable, taken before any student code runs."""
+    return reference_model.variable_values()
+
+
+def trained_copy(reference, trained_values) -> training.GraphModel:
+    """A private copy of the trained model, so student code cannot change the shared one."""
+    model = training.build(reference.create_model)
+    model.restore(trained_values)
+    return model
+
+
+@pytest.fixture(scope="module")
 def memo():
     """Student results computed inside tests (so a stub fails the test, not a fixture), kept per module."""
     return {}
@@ -125,11 +155,17 @@ def remember(memo: dict, key: str, compute):
 
 
 @pytest.fixture(scope="module")
-def student_export(student, reference_model, memo, tmp_path_factory):
-    """The reference model exported by the student's save (computed on first use)."""
-    return lambda: remember(
-        memo, "student_export", lambda: export_with(student.save, reference_model, new_export_dir(tmp_path_factory))
-    )
+def student_export(student, reference, trained_values, memo, tmp_path_factory):
+    """The trained model exported by the student's save (computed on first use)."""
+
+    def export():
+        model = trained_copy(reference, trained_values)
+        try:
+            return export_with(student.save, model, new_export_dir(tmp_path_factory))
+        finally:
+            model.close()
+
+    return lambda: remember(memo, "student_export", export)
 
 
 @pytest.fixture(scope="module")
@@ -173,14 +209,7 @@ def test_create_model_returns_a_logits_tensor(student_graph):
 def test_create_model_output_shape_for_any_batch_size(student_graph, batch_size):
     session, x, logits = student_graph()
     images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
-    try:
-        scores = session.run(logits, feed_dict={x: images})
-    except tf.errors.InvalidArgumentError as error:
-        pytest.fail(
-            f"create_model's graph fails on a batch of {batch_size} images: {error.message.splitlines()[0]}\n"
-            "A fixed batch size in a reshape or placeholder does this: use -1 for the batch dimension.",
-            pytrace=False,
-        )
+    scores = run_logits(session, x, logits, images)
     assert scores.shape == (batch_size, 10), (
         f"a batch of {batch_size} images gave logits shaped {scores.shape}; expected ({batch_size}, 10)"
     )
@@ -211,7 +240,7 @@ def test_create_model_returns_logits_not_probabilities(student_graph):
         "adds the softmax for 'prediction', and the loss needs logits (softmax twice trains badly)."
     )
     images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
-    scores = session.run(logits, feed_dict={x: images})
+    scores = run_logits(session, x, logits, images)
     looks_like_probabilities = np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3)
     assert not looks_like_probabilities, (
         "create_model's outputs are non-negative and every row sums to 1: those are probabilities. "
@@ -220,15 +249,43 @@ def test_create_model_returns_logits_not_probabilities(student_graph):
 
 
 @pytest.mark.function("create_model")
-def test_create_model_trains_like_the_reference(student, reference_model, mnist, memo):
-    model = remember(memo, "student_trained", lambda: training.train(student.create_model, mnist))
+def test_create_model_computes_the_tutorials_function(student, reference_model, reference_probabilities, mnist):
+    model = training.build(student.create_model)
+    try:
+        try:
+            model.assign_by_shape({tuple(v.shape): v for v in reference_model.trainable_values().values()})
+        except training.ModelError as error:
+            pytest.fail(f"{error}.", pytrace=False)
+        probabilities = model.predict(mnist[2])
+    finally:
+        model.close()
+    worst = float(np.max(np.abs(probabilities - reference_probabilities)))
+    assert worst <= ARCHITECTURE_TOLERANCE, (
+        f"with the reference's trained weights in your variables, your model's probabilities differ "
+        f"from the reference's by up to {worst:.3g}. The layers compute something else: check the "
+        "order (conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride 2, the ReLU on "
+        "dense 32 and none on dense 10, and that flatten keeps the [batch, 3, 3, 4] order (tf.reshape)."
+    )
+
+
+def train_student_from_reference_start(student, reference, mnist, memo) -> training.GraphModel:
+    start = remember(memo, "reference_start", lambda: training.initial_weights(reference.create_model))
+    return remember(memo, "student_trained", lambda: training.train(student.create_model, mnist, start_from=start))
+
+
+@pytest.mark.function("create_model")
+def test_create_model_trains_like_the_reference(student, reference, reference_model, mnist, memo):
+    try:
+        model = train_student_from_reference_start(student, reference, mnist, memo)
+    except training.ModelError as error:
+        pytest.fail(f"{error}.", pytrace=False)
     accuracy = model.stats["test_accuracy"]
     expected = reference_model.stats["test_accuracy"]
-    assert accuracy >= expected - ACCURACY_MARGIN_VS_REFERENCE, (
-        f"trained by the tutorial's loop ({training.EPOCHS} epochs, seed {training.SEED}), your model reaches "
-        f"{100 * accuracy:.1f} % test accuracy; the reference reaches {100 * expected:.1f} %. "
-        "Check the activations (ReLU after each conv and the first dense layer, none on the last) "
-        "and the initialisers (glorot uniform kernels, zero biases)."
+    assert abs(accuracy - expected) <= ACCURACY_MARGIN_VS_REFERENCE, (
+        f"trained by the tutorial's loop from the reference's initial weights ({training.EPOCHS} epochs), "
+        f"your model reaches {100 * accuracy:.1f} % test accuracy; the reference reaches "
+        f"{100 * expected:.1f} %. Check the activations (ReLU after each conv and the first dense layer, "
+        "none on the last): a softmax in create_model, for one, trains badly."
     )
 
 
@@ -289,10 +346,10 @@ def test_save_signature_has_the_tutorials_inputs_and_outputs(student_export):
 
 
 @pytest.mark.function("save")
-def test_save_exports_the_trained_weights(student_export, reference_model):
+def test_save_exports_the_trained_weights(student_export, reference_model, trained_values):
     checkpoint = tf.train.load_checkpoint(str(student_export() / "variables" / "variables"))
-    trained = reference_model.trainable_values()
-    for name, value in trained.items():
+    for name in reference_model.trainable_values():
+        value = trained_values[name]
         key = name.removesuffix(":0")
         assert checkpoint.has_tensor(key), f"the exported variables have no {key!r}"
         assert np.array_equal(checkpoint.get_tensor(key), value), (
@@ -417,13 +474,21 @@ def test_load_finds_tensors_through_the_signature_not_their_names(
 
 @pytest.fixture(scope="module")
 def reference_loaded(reference, reference_export):
-    session, tensors = load_into_new_session(reference.load_signature_tensors, reference_export)
-    yield session, tensors
-    session.close()
+    """Load the reference export into a new session: each evaluate call gets its own."""
+    sessions = []
+
+    def load():
+        session, tensors = load_into_new_session(reference.load_signature_tensors, reference_export)
+        sessions.append(session)
+        return session, tensors
+
+    yield load
+    for session in sessions:
+        session.close()
 
 
 def student_evaluate(student, reference_loaded, images, labels):
-    session, tensors = reference_loaded
+    session, tensors = reference_loaded()
     with session.graph.as_default():
         return student.evaluate(session, tensors, images, labels)
 
@@ -445,7 +510,7 @@ def test_evaluate_returns_a_fraction(student, reference_loaded, mnist):
 def test_evaluate_equals_the_accuracy_before_save(student, reference, reference_loaded, reference_model, mnist):
     accuracy = student_evaluate(student, reference_loaded, mnist[2], mnist[3])
     before = reference_model.accuracy_on(mnist[2], mnist[3])
-    session, tensors = reference_loaded
+    session, tensors = reference_loaded()
     with session.graph.as_default():
         by_reference = reference.evaluate(session, tensors, mnist[2], mnist[3])
     assert accuracy == before == by_reference, (
@@ -459,6 +524,7 @@ def test_evaluate_equals_the_accuracy_before_save(student, reference, reference_
 @settings(max_examples=8)
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=[0])  # a single digit
+@example(rows=list(range(0, 2000, 7)))  # 286 digits: more than any fixed slice
 def test_evaluate_counts_correct_predictions_on_any_subset(
     student, reference_loaded, reference_probabilities, mnist, rows
 ):
@@ -477,8 +543,11 @@ def test_evaluate_counts_correct_predictions_on_any_subset(
 
 
 @pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(student, reference_model, mnist, memo, tmp_path_factory):
-    model = remember(memo, "student_trained", lambda: training.train(student.create_model, mnist))
+def test_end_to_end_with_all_your_functions(student, reference, reference_model, mnist, memo, tmp_path_factory):
+    try:
+        model = train_student_from_reference_start(student, reference, mnist, memo)
+    except training.ModelError as error:
+        pytest.fail(f"{error}.", pytrace=False)
     before = model.accuracy_on(mnist[2], mnist[3])
     export_dir = export_with(student.save, model, new_export_dir(tmp_path_factory))
     session, tensors = load_into_new_session(student.load_signature_tensors, export_dir)

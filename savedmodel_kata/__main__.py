@@ -1,0 +1,5 @@
+import sys
+
+from savedmodel_kata.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""`kata`: the kata's runner.
+
+    kata train  [--exercise 1] [--impl exercises|solutions] [--export-dir backup]
+    kata load   [--exercise 1] [--impl exercises|solutions] [--export-dir backup]
+    kata hint   N [FUNCTION] [--level 1|2|3]
+
+`train` and `load` are the tutorial's two programs, run on the student's
+code (the default) or the reference, so a student can watch their own
+functions do the job. Errors are printed as one message that says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+from savedmodel_kata import catalogue, targets
+from savedmodel_kata.data import IDX_DIR_ENVIRONMENT_VARIABLE, SOURCES, DataError
+from savedmodel_kata.feedback import StudentError
+
+DEFAULT_EXPORT_DIR = "backup"
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exercise", type=int, default=1, help="exercise number (default 1)")
+    parser.add_argument(
+        "--impl",
+        choices=targets.TARGETS,
+        default="exercises",
+        help="run your code (exercises, the default) or the reference (solutions)",
+    )
+    parser.add_argument("--export-dir", type=Path, default=Path(DEFAULT_EXPORT_DIR), help="SavedModel folder (default: backup)")
+    parser.add_argument("--source", choices=SOURCES, default=None, help="MNIST source (default: bundled digits)")
+    parser.add_argument("--idx-dir", type=Path, default=None, help=f"folder of MNIST IDX files (or ${IDX_DIR_ENVIRONMENT_VARIABLE})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kata", description="The TensorFlow SavedModel kata's runner.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train an exercise's model and export it as a SavedModel")
+    _add_job_options(train)
+    train.add_argument("--epochs", type=int, default=5, help="training epochs (default 5, as the tutorial)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel in --export-dir")
+    train.add_argument("--cache", action="store_true", help="reuse the test suite's cached training, if any")
+
+    load = commands.add_parser("load", help="reload the SavedModel, show predictions and check the accuracies")
+    _add_job_options(load)
+
+    hint = commands.add_parser("hint", help="hints for an exercise, from a nudge to the shape of the code")
+    hint.add_argument("number", type=int, help="exercise number")
+    hint.add_argument("function", nargs="?", choices=catalogue.EXERCISE_FUNCTIONS, help="one function (default: all)")
+    hint.add_argument("--level", type=int, choices=(1, 2, 3), default=1, help="1 nudge, 2 the API, 3 the shape of the code")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "hint":
+            return show_hints(args)
+        return run_job(args)
+    except (StudentError, DataError, targets.TargetError, LookupError) as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_job(args) -> int:
+    from savedmodel_kata import jobs
+    from savedmodel_kata.data import load_mnist_dataset
+    from savedmodel_kata.feedback import StudentCode
+
+    exercise = catalogue.by_number(args.exercise)
+    code = StudentCode(targets.find_root(), args.impl, exercise)
+    data = load_mnist_dataset(args.source, args.idx_dir)
+    try:
+        if args.command == "train":
+            jobs.train_and_export(
+                code, data, args.export_dir, epochs=args.epochs, overwrite=args.overwrite, use_cache=args.cache
+            )
+            return 0
+        stats = jobs.load_and_check(code, data, args.export_dir)
+        return 1 if stats["matches_training"] is False else 0
+    except jobs.JobError as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 1
+
+
+def show_hints(args) -> int:
+    exercise = catalogue.by_number(args.number)
+    print(f"Exercise {exercise.number}: {exercise.title}")
+    functions = [exercise.function(args.function)] if args.function else exercise.functions
+    for function in functions:
+        print(f"\n{function.name}() ({function.points} points)")
+        for level, hint in enumerate(function.hints[: args.level], start=1):
+            print(textwrap.fill(hint, width=88, initial_indent=f"  {level}. ", subsequent_indent="     "))
+    if args.level < 3:
+        what = f"{exercise.number} {args.function}" if args.function else str(exercise.number)
+        print(f"\nStill stuck? `kata hint {what} --level {args.level + 1}` says more.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

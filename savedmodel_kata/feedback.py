@@ -1,0 +1,142 @@
+"""Calling student code so that every failure reads as a lesson.
+
+`StudentCode` stands for one exercise module of one target. Its functions
+raise `StudentError` whose message says what went wrong, where (the
+student's own lines, not TensorFlow's internals) and what to do next: a
+stub not written yet, an exception, a call that never returns, a module
+that does not import. The pytest plugin shows that message instead of a
+traceback; the runner prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import traceback
+from pathlib import Path
+
+from savedmodel_kata import catalogue, targets
+
+CALL_TIMEOUT_ENVIRONMENT_VARIABLE = "KATA_CALL_TIMEOUT"
+DEFAULT_CALL_TIMEOUT_SECONDS = 120
+MAX_MESSAGE_LINES = 12
+
+
+class StudentError(Exception):
+    """Student code failed; str() is the lesson."""
+
+
+class _Timeout(BaseException):
+    # BaseException, so a student's `except Exception:` cannot swallow it.
+    pass
+
+
+def call_timeout() -> int:
+    return int(os.environ.get(CALL_TIMEOUT_ENVIRONMENT_VARIABLE, DEFAULT_CALL_TIMEOUT_SECONDS))
+
+
+class StudentCode:
+    """One exercise module (of exercises/ or solutions/); attribute access gives its functions, wrapped.
+
+    The module is imported at the first call, so a syntax error fails each
+    call with its line instead of breaking the whole run.
+    """
+
+    def __init__(self, root: Path, target: str, exercise: catalogue.Exercise, timeout: int | None = None):
+        self.root, self.target, self.exercise, self.timeout = root, target, exercise, timeout
+        self.path = targets.module_path(root, target, exercise)
+        self.display_path = f"{target}/{exercise.file_name}"
+        self._module = None
+
+    @property
+    def module(self):
+        if self._module is None:
+            try:
+                self._module = targets.import_exercise(self.root, self.target, self.exercise)
+            except targets.TargetError as error:
+                raise StudentError(str(error)) from None
+        return self._module
+
+    def __getattr__(self, name: str):
+        if name not in catalogue.EXERCISE_FUNCTIONS:
+            raise AttributeError(name)
+        function = getattr(self.module, name, None)
+        if not callable(function):
+            raise StudentError(
+                f"{self.display_path} has no function {name}(): the tests call it by that name. "
+                f"Did you rename or delete it? `git diff {self.display_path}` shows what changed."
+            )
+
+        def call(*args, **kwargs):
+            __tracebackhide__ = True
+            return self._call(name, function, args, kwargs)
+
+        call.__wrapped__ = function
+        call.__name__ = name
+        return call
+
+    def _call(self, name, function, args, kwargs):
+        __tracebackhide__ = True
+        label = f"{self.display_path}: {name}()"
+        # The lesson is built inside `except` and raised after it, so it is
+        # shown alone, not as "during handling of the above exception".
+        try:
+            with _TimeLimit(self.timeout):
+                return function(*args, **kwargs)
+        except NotImplementedError as error:
+            lesson = f"{label} is not implemented yet.\n  {error}"
+        except _Timeout:
+            lesson = (
+                f"{label} did not return within {self.timeout} s. Look for a loop that never ends, "
+                "or training or data loading that does not belong in this function. "
+                f"(Raise the limit with ${CALL_TIMEOUT_ENVIRONMENT_VARIABLE}=seconds.)"
+            )
+        except StudentError:
+            raise
+        except Exception as error:
+            lesson = f"{label} raised {type(error).__name__}: {_shorten(str(error))}\n{self._student_frames(error)}"
+        raise StudentError(lesson)
+
+    def _student_frames(self, error: BaseException) -> str:
+        mine = self.path.resolve()
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == mine]
+        if not frames:
+            return "  (raised inside a library your code called: check the arguments you passed it)"
+        lines = [f"  {self.display_path}, line {f.lineno}, in {f.name}: {f.line}" for f in frames]
+        return "Your code, innermost call last:\n" + "\n".join(lines)
+
+
+def _shorten(text: str) -> str:
+    lines = text.strip().splitlines() or [""]
+    if len(lines) > MAX_MESSAGE_LINES:
+        lines = lines[:MAX_MESSAGE_LINES] + [f"... ({len(lines) - MAX_MESSAGE_LINES} more lines)"]
+    return "\n  ".join(lines)
+
+
+class _TimeLimit:
+    """A SIGALRM limit on one call: main thread on POSIX only; elsewhere, or with None, no limit.
+
+    A call stuck inside TensorFlow's C++ code is interrupted only when it
+    returns to Python; isolating whole runs is the grader's job.
+    """
+
+    def __init__(self, seconds: int | None):
+        self.seconds = seconds
+        self.active = bool(seconds) and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+    @staticmethod
+    def _expire(signum, frame):
+        raise _Timeout()

@@ -1,0 +1,103 @@
+"""The catalogue, the stubs and the reference agree with one another.
+
+The catalogue is the one list of exercises; these tests fail when a file it
+names is missing, when a stub and its solution drift apart (signatures,
+docstrings, the lesson), when a stub no longer points to its hint, or when
+a function has no test grading it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from savedmodel_kata import catalogue, targets
+
+ROOT = Path(__file__).resolve().parents[2]
+EXERCISES = catalogue.exercises()
+
+
+def functions_of(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text())
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_catalogue_lists_exercises_in_order():
+    assert [e.number for e in EXERCISES] == list(range(1, len(EXERCISES) + 1))
+    for exercise in EXERCISES:
+        assert exercise.id == f"ex{exercise.number:02d}" and exercise.module.startswith(exercise.id)
+        assert all(f.points > 0 and len(f.hints) == 3 for f in exercise.functions)
+
+
+def test_a_malformed_catalogue_is_refused():
+    raw = {"exercise": [{"number": 1, "id": "ex01", "module": "m", "title": "t", "function": [{"name": "fit", "points": 1, "hints": []}]}]}
+    with pytest.raises(catalogue.CatalogueError, match="expected"):
+        catalogue._parse(raw)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_every_exercise_has_stub_reference_and_tests(exercise):
+    for folder in (*targets.TARGETS, "tests"):
+        name = exercise.test_file_name if folder == "tests" else exercise.file_name
+        assert (ROOT / folder / name).is_file(), f"{folder}/{name} is missing for exercise {exercise.number}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_stub_and_reference_share_lesson_signatures_and_docstrings(exercise):
+    stub_path, solution_path = (ROOT / t / exercise.file_name for t in targets.TARGETS)
+    assert ast.get_docstring(ast.parse(stub_path.read_text())) == ast.get_docstring(
+        ast.parse(solution_path.read_text())
+    ), "the lesson at the top of the stub and of the solution differ"
+    stub, solution = functions_of(stub_path), functions_of(solution_path)
+    for name in catalogue.EXERCISE_FUNCTIONS:
+        assert name in stub and name in solution, f"{name} missing from stub or solution"
+        assert ast.dump(stub[name].args) == ast.dump(solution[name].args), f"{name}: signatures differ"
+        assert ast.get_docstring(stub[name]) == ast.get_docstring(solution[name]), f"{name}: docstrings differ"
+        assert ast.get_docstring(stub[name]), f"{name} has no docstring to teach with"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_each_stub_raises_not_implemented_with_a_pointer_to_its_hint(exercise):
+    for name, node in functions_of(ROOT / "exercises" / exercise.file_name).items():
+        if name not in catalogue.EXERCISE_FUNCTIONS:
+            continue
+        source = ast.unparse(node.body[-1])
+        assert source.startswith("raise NotImplementedError("), f"{name}'s stub does not raise NotImplementedError"
+        assert f"kata hint {exercise.number} {name}" in source, f"{name}'s stub does not point to its hint"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_every_function_is_graded_by_a_test_and_one_test_chains_all_four(exercise):
+    graded, end_to_end = set(), 0
+    for node in ast.walk(ast.parse((ROOT / "tests" / exercise.test_file_name).read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            for decorator in node.decorator_list:
+                text = ast.unparse(decorator)
+                if text.startswith("pytest.mark.function("):
+                    graded.add(decorator.args[0].value)
+                end_to_end += text == "pytest.mark.end_to_end"
+    assert graded == set(catalogue.EXERCISE_FUNCTIONS)
+    assert end_to_end == 1
+
+
+def test_a_syntax_error_in_student_code_names_the_line(tmp_path):
+    exercise = EXERCISES[0]
+    for target in targets.TARGETS:
+        (tmp_path / target).mkdir()
+    (tmp_path / "exercises" / exercise.file_name).write_text("def create_model(x)\n    return x\n")
+    with pytest.raises(targets.TargetError, match=r"line 1: Python cannot read this file"):
+        targets.import_exercise(tmp_path, "exercises", exercise)
+
+
+def test_a_missing_student_file_says_how_to_restore_it(tmp_path):
+    for target in targets.TARGETS:
+        (tmp_path / target).mkdir()
+    with pytest.raises(targets.TargetError, match="git checkout --"):
+        targets.import_exercise(tmp_path, "exercises", EXERCISES[0])
+
+
+def test_the_root_is_found_from_a_subfolder(monkeypatch):
+    monkeypatch.delenv(targets.ROOT_ENVIRONMENT_VARIABLE, raising=False)
+    assert targets.find_root(ROOT / "tests" / "harness") == ROOT

@@ -1,0 +1,82 @@
+"""Student code that fails, raises or hangs is reported as a lesson, never as a harness crash."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from savedmodel_kata import catalogue, targets
+from savedmodel_kata.feedback import StudentCode, StudentError
+
+EXERCISE = catalogue.exercises()[0]
+
+
+@pytest.fixture
+def student_file(tmp_path):
+    for target in targets.TARGETS:
+        (tmp_path / target).mkdir()
+    path = tmp_path / "exercises" / EXERCISE.file_name
+
+    def write(source: str) -> StudentCode:
+        path.write_text(textwrap.dedent(source))
+        return StudentCode(tmp_path, "exercises", EXERCISE, timeout=1)
+
+    return write
+
+
+def test_a_stub_says_it_is_not_implemented_and_keeps_its_pointer(student_file):
+    code = student_file("def save(*args):\n    raise NotImplementedError('see kata hint 1 save')\n")
+    with pytest.raises(StudentError, match=r"save\(\) is not implemented yet\.\n  see kata hint 1 save"):
+        code.save()
+
+
+def test_an_exception_names_the_students_own_line(student_file):
+    code = student_file(
+        """
+        def evaluate(sess, tensors, images, labels):
+            return helper(images)
+
+        def helper(images):
+            return images["accuracy"]
+        """
+    )
+    with pytest.raises(StudentError) as raised:
+        code.evaluate(None, {}, [1, 2], [1])
+    lesson = str(raised.value)
+    assert "evaluate() raised TypeError" in lesson
+    assert "line 3, in evaluate: return helper(images)" in lesson
+    assert 'line 6, in helper: return images["accuracy"]' in lesson
+
+
+def test_a_call_that_never_returns_is_stopped_and_explained(student_file):
+    code = student_file("def create_model(x):\n    while True:\n        pass\n")
+    with pytest.raises(StudentError, match=r"did not return within 1 s"):
+        code.create_model(None)
+
+
+def test_catching_everything_does_not_hide_a_hang(student_file):
+    code = student_file(
+        """
+        def create_model(x):
+            while True:
+                try:
+                    pass
+                except Exception:
+                    pass
+        """
+    )
+    with pytest.raises(StudentError, match="did not return"):
+        code.create_model(None)
+
+
+def test_a_renamed_function_is_named(student_file):
+    code = student_file("def load_tensors(sess, export_dir):\n    return {}\n")
+    with pytest.raises(StudentError, match=r"has no function load_signature_tensors\(\)"):
+        code.load_signature_tensors
+
+
+def test_module_level_errors_say_to_keep_work_inside_functions(student_file):
+    code = student_file("import numpy\nDATA = numpy.load('/nonexistent.npz')\n")
+    with pytest.raises(StudentError, match=r"raised FileNotFoundError \(line 2\).*inside the functions"):
+        code.save
