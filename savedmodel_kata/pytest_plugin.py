@@ -19,8 +19,10 @@ happened and where to look.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,10 +82,23 @@ def option_target(config) -> str:
 
 
 class ExerciseTests(pytest.Module):
-    """tests/test_<module>.py, collected for one target under the exercise file's name."""
+    """An exercise file (its node and path, so pytest matches it to the command line)
+    whose tests are those of tests/test_<module>.py, run against that file's folder."""
 
     target: str
     exercise: catalogue.Exercise
+    test_path: Path
+
+    def _getobj(self):
+        # One module object per target: pytest registers a module's fixtures
+        # once per object, so exercises/ and solutions/ in one run need two.
+        # (Asserts are not rewritten here; every assert in tests/ carries its message.)
+        name = f"kata_tests_{self.target}.{self.test_path.stem}"
+        spec = importlib.util.spec_from_file_location(name, self.test_path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
 
 
 def _exercise_tests(file_path: Path, parent) -> ExerciseTests | None:
@@ -98,12 +113,8 @@ def _exercise_tests(file_path: Path, parent) -> ExerciseTests | None:
     test_file = root / "tests" / exercise.test_file_name
     if not test_file.is_file():
         raise pytest.UsageError(f"{file_path} has no tests: expected {test_file}")
-    node = ExerciseTests.from_parent(
-        parent,
-        path=test_file,
-        name=file_path.name,
-        nodeid=f"{folder.name}/{file_path.name}",
-    )
+    node = ExerciseTests.from_parent(parent, path=file_path)
+    node.test_path = test_file
     node.target = folder.name
     node.exercise = exercise
     return node
@@ -222,9 +233,19 @@ def reference(kata_root, exercise):
     return targets.import_exercise(kata_root, "solutions", exercise)
 
 
+class Digits(tuple):
+    """(train_images, train_labels, test_images, test_labels), with a repr that fits on a line."""
+
+    def __repr__(self) -> str:
+        return f"<MNIST: {len(self[1])} train and {len(self[3])} test digits>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis' printer asks for this one
+        printer.text(repr(self))
+
+
 @pytest.fixture(scope="session")
-def mnist():
+def mnist() -> Digits:
     """The bundled digits: (train_images, train_labels, test_images, test_labels)."""
     from savedmodel_kata.data import load_mnist_dataset
 
-    return load_mnist_dataset("bundled")
+    return Digits(load_mnist_dataset("bundled"))

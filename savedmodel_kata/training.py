@@ -58,7 +58,7 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
 
 
-@dataclass
+@dataclass(repr=False)
 class GraphModel:
     """The tutorial's graph in a live session: x, y, y_pred and acc."""
 
@@ -72,6 +72,12 @@ class GraphModel:
     loss: object
     train_op: object
     stats: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # short: Hypothesis prints it with every falsifying example
+        return f"<GraphModel {self.x.name} -> {self.prediction.name}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis' printer asks for this one
+        printer.text(repr(self))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         return self.session.run(self.prediction, feed_dict={self.x: images})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 
@@ -53,6 +54,10 @@ def test_a_call_that_never_returns_is_stopped_and_explained(student_file):
     code = student_file("def create_model(x):\n    while True:\n        pass\n")
     with pytest.raises(StudentError, match=r"did not return within 1 s"):
         code.create_model(None)
+    started = time.perf_counter()
+    with pytest.raises(StudentError, match=r"in an earlier test; not called again"):
+        code.create_model(None)
+    assert time.perf_counter() - started < 0.5
 
 
 def test_catching_everything_does_not_hide_a_hang(student_file):
