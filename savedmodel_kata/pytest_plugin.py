@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from savedmodel_kata import cache, catalogue, targets
@@ -42,9 +43,14 @@ EXERCISE_FILE = re.compile(r"^ex\d\d_\w+\.py$")
 # 'kata-grading' is derandomized, so the same code always meets the same
 # examples and a grade never changes between runs.
 _COMMON = dict(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+# Hypothesis keeps its files in ./.hypothesis unless told otherwise; the kata
+# writes only to temporary folders, so they go to the kata's cache.
+HYPOTHESIS_HOME = cache.cache_dir() / "hypothesis"
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(HYPOTHESIS_HOME)
 settings.register_profile(
     "kata-dev",
-    database=DirectoryBasedExampleDatabase(str(cache.cache_dir() / "hypothesis")),
+    database=DirectoryBasedExampleDatabase(str(HYPOTHESIS_HOME / "examples")),
     **_COMMON,
 )
 settings.register_profile("kata-grading", derandomize=True, database=None, print_blob=False, **_COMMON)
