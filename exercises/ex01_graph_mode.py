@@ -21,7 +21,7 @@ Run `pytest exercises/ex01_graph_mode.py` to check your work and
 `kata hint 1` when stuck.
 """
 
-import numpy as np  # noqa: F401  (you will want it)
+import numpy as np
 import tensorflow as tf
 
 v1 = tf.compat.v1

@@ -239,6 +239,14 @@ def reference(kata_root, exercise):
     return targets.import_exercise(kata_root, "solutions", exercise)
 
 
+@pytest.fixture(scope="module")
+def memo():
+    """Student results computed inside tests (so a stub fails the test, not a fixture), kept per module."""
+    from savedmodel_kata.testing import Memo
+
+    return Memo()
+
+
 class Digits(tuple):
     """(train_images, train_labels, test_images, test_labels), with a repr that fits on a line."""
 

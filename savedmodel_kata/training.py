@@ -221,7 +221,7 @@ def train(
             raise
     key = cache.make_key(
         *(start_from[shape].tobytes() for shape in sorted(start_from or {})),
-        _code_identity(create_model),
+        code_identity(create_model),
         Path(__file__).read_bytes(),
         *(np.ascontiguousarray(array).tobytes() for array in data),
         epochs,
@@ -290,7 +290,7 @@ def format_epoch(record: dict) -> str:
     )
 
 
-def _code_identity(function: Callable) -> bytes:
+def code_identity(function: Callable) -> bytes:
     """The source of the module defining `function` (helpers included), else its bytecode."""
     target = inspect.unwrap(function)
     module = sys.modules.get(getattr(target, "__module__", ""), None)

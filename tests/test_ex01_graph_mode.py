@@ -23,7 +23,6 @@ Tolerances, and why:
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,14 @@ from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from savedmodel_kata import training
+from savedmodel_kata.testing import (
+    ACCURACY_MARGIN_VS_REFERENCE,
+    ARCHITECTURE_TOLERANCE,
+    PROBABILITY_TOLERANCE,
+    new_export_dir,
+    parameter_report,
+    read_saved_model,
+)
 from savedmodel_kata.tf_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -42,14 +49,6 @@ SERVE_TAG = "serve"
 PREDICT_METHOD = "tensorflow/serving/predict"
 INPUT_KEYS = {"input"}
 OUTPUT_KEYS = {"output", "prediction", "accuracy"}
-EXPECTED_PARAMETERS = 2830
-# The tutorial's layers: conv1, conv2, conv3 (kernel, bias), dense 32, dense 10.
-EXPECTED_VARIABLE_SHAPES = sorted(
-    [(3, 3, 1, 8), (8,), (3, 3, 8, 16), (16,), (1, 1, 16, 4), (4,), (36, 32), (32,), (32, 10), (10,)]
-)
-PROBABILITY_TOLERANCE = 1e-6
-ARCHITECTURE_TOLERANCE = 1e-5
-ACCURACY_MARGIN_VS_REFERENCE = 0.01
 # Signature dtypes and shapes, as the proto stores them (-1: any batch size).
 EXPECTED_TENSOR_INFO = {
     ("inputs", "input"): (tf.float32, [-1, 28, 28, 1]),
@@ -60,15 +59,6 @@ EXPECTED_TENSOR_INFO = {
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-def read_saved_model(export_dir: Path):
-    """The SavedModel protocol buffer, read straight from saved_model.pb."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((Path(export_dir) / "saved_model.pb").read_bytes())
-    return proto
 
 
 def load_into_new_session(load_signature_tensors, export_dir):
@@ -99,14 +89,6 @@ def run_logits(session, x, logits, images):
             "A fixed batch size in a reshape or placeholder does this: use -1 for the batch dimension.",
             pytrace=False,
         )
-
-
-_counter = itertools.count()
-
-
-def new_export_dir(tmp_path_factory) -> Path:
-    """A path that does not exist yet (SavedModel exporters refuse existing folders)."""
-    return tmp_path_factory.mktemp("export") / f"model-{next(_counter)}"
 
 
 # --- fixtures: the reference, trained once -----------------------------------
@@ -142,26 +124,6 @@ def trained_copy(reference, trained_values) -> training.GraphModel:
     return model
 
 
-class Memo(dict):
-    def __repr__(self) -> str:  # Hypothesis prints fixtures with a falsifying example
-        return f"<memo of {', '.join(self) or 'nothing yet'}>"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
-
-
-@pytest.fixture(scope="module")
-def memo():
-    """Student results computed inside tests (so a stub fails the test, not a fixture), kept per module."""
-    return Memo()
-
-
-def remember(memo: dict, key: str, compute):
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
-
-
 @pytest.fixture(scope="module")
 def student_export(student, reference, trained_values, memo, tmp_path_factory):
     """The trained model exported by the student's save (computed on first use)."""
@@ -173,7 +135,7 @@ def student_export(student, reference, trained_values, memo, tmp_path_factory):
         finally:
             model.close()
 
-    return lambda: remember(memo, "student_export", export)
+    return lambda: memo.remember("student_export", export)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +152,7 @@ def student_graph(student, memo):
             session.run(v1.global_variables_initializer())
         return session, x, logits
 
-    return lambda: remember(memo, "student_graph", build)
+    return lambda: memo.remember("student_graph", build)
 
 
 # --- create_model ------------------------------------------------------------
@@ -228,15 +190,8 @@ def test_create_model_has_the_tutorials_parameters(student_graph):
     session, _, _ = student_graph()
     with session.graph.as_default():
         variables = v1.trainable_variables()
-    found = sorted(tuple(v.shape.as_list()) for v in variables)
-    total = sum(int(np.prod(shape)) for shape in found)
-    listing = "\n".join(f"    {v.name}: {v.shape.as_list()}" for v in variables) or "    (none)"
-    assert total == EXPECTED_PARAMETERS and found == EXPECTED_VARIABLE_SHAPES, (
-        f"create_model made {total} trainable parameters in these variables:\n{listing}\n"
-        f"expected {EXPECTED_PARAMETERS}: kernels 3x3x1x8, 3x3x8x16, 1x1x16x4, 36x32 and 32x10, "
-        "each with a bias. A wrong count usually means a wrong filter number, 'VALID' convolution "
-        "padding, or a missing pooling layer (the flattened size must be 3*3*4 = 36)."
-    )
+    problem = parameter_report([tuple(v.shape.as_list()) for v in variables], [v.name for v in variables])
+    assert problem is None, f"create_model: {problem}"
 
 
 @pytest.mark.function("create_model")
@@ -277,8 +232,8 @@ def test_create_model_computes_the_tutorials_function(student, reference_model, 
 
 
 def train_student_from_reference_start(student, reference, mnist, memo) -> training.GraphModel:
-    start = remember(memo, "reference_start", lambda: training.initial_weights(reference.create_model))
-    return remember(memo, "student_trained", lambda: training.train(student.create_model, mnist, start_from=start))
+    start = memo.remember("reference_start", lambda: training.initial_weights(reference.create_model))
+    return memo.remember("student_trained", lambda: training.train(student.create_model, mnist, start_from=start))
 
 
 @pytest.mark.function("create_model")
@@ -535,7 +490,7 @@ def test_evaluate_equals_the_accuracy_before_save(student, reference, reference_
 @example(rows=list(range(0, 2000, 7)))  # 286 digits: more than any fixed slice
 def test_evaluate_counts_correct_predictions_on_any_subset(student, reference_loaded, reference_model, mnist, memo, rows):
     test_images, test_labels = mnist[2], mnist[3]
-    reference_probabilities = remember(memo, "reference_probabilities", lambda: reference_model.predict(test_images))
+    reference_probabilities = memo.remember("reference_probabilities", lambda: reference_model.predict(test_images))
     rows = np.array(rows)
     accuracy = student_evaluate(student, reference_loaded, test_images[rows], test_labels[rows])
     correct = int(np.sum(np.argmax(reference_probabilities[rows], axis=1) == test_labels[rows]))

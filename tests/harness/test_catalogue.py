@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, targets
+from savedmodel_kata import catalogue, stubs, targets
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = catalogue.exercises()
@@ -45,6 +45,15 @@ def test_every_exercise_has_stub_reference_and_tests(exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_the_stub_is_made_from_the_reference(exercise, pristine_exercises):
+    solution = (ROOT / "solutions" / exercise.file_name).read_text()
+    assert (ROOT / "exercises" / exercise.file_name).read_text() == stubs.make_stub(solution, exercise), (
+        f"exercises/{exercise.file_name} differs from the stub made from solutions/{exercise.file_name}: "
+        "run `python -m savedmodel_kata.stubs` (after editing the solution's lesson or docstrings)"
+    )
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_stub_and_reference_share_lesson_signatures_and_docstrings(exercise):
     stub_path, solution_path = (ROOT / t / exercise.file_name for t in targets.TARGETS)
     assert ast.get_docstring(ast.parse(stub_path.read_text())) == ast.get_docstring(
@@ -59,7 +68,7 @@ def test_stub_and_reference_share_lesson_signatures_and_docstrings(exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
-def test_each_stub_raises_not_implemented_with_a_pointer_to_its_hint(exercise):
+def test_each_stub_raises_not_implemented_with_a_pointer_to_its_hint(exercise, pristine_exercises):
     for name, node in functions_of(ROOT / "exercises" / exercise.file_name).items():
         if name not in catalogue.EXERCISE_FUNCTIONS:
             continue

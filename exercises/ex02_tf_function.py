@@ -1,0 +1,97 @@
+"""Exercise 2 — TensorFlow 2: a tf.Module, tf.function signatures, tf.saved_model.
+
+The lesson
+----------
+TensorFlow 2 has no sessions and no placeholders. A model is an object (a
+`tf.Module`) that owns its `tf.Variable`s and computes with ordinary Python
+calls; `tf.saved_model.save(obj, export_dir, signatures=...)` walks the
+object, saves every variable it can reach, and traces the functions you name
+as signatures into graphs.
+
+A signature is a `tf.function` with an `input_signature`: a list of
+`tf.TensorSpec`s fixing dtype and shape (None for "any batch size"). Its
+input keys are the function's argument names; its output keys are the keys
+of the dict it returns. Return a bare tensor and TensorFlow invents the key
+'output_0', which no client can guess: name your outputs.
+
+`tf.saved_model.load` gives back an object whose `.signatures` maps each
+key to a concrete function. A signature function takes keyword arguments
+only (`f(input=images)`) and returns a dict. Keep the loaded object alive
+while you use its signatures: it owns the variables they read.
+
+Run `pytest exercises/ex02_tf_function.py` to check your work and
+`kata hint 2` when stuck.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+NUM_CLASSES = 10
+INPUT_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="input")
+LABEL_SPEC = tf.TensorSpec([None], tf.int64, name="label")
+
+
+# --- create_model ------------------------------------------------------------
+
+
+def create_model():
+    """Return the tutorial's CNN as a `tf.Module` whose `__call__(x)` gives logits.
+
+    `x` is float32 [batch, 28, 28, 1]; the result is float32 [batch, 10],
+    raw logits (no softmax). Same layers as exercise 1 (2,830 trainable
+    parameters): conv 3x3x8, conv 3x3x16, conv 1x1x4 (each ReLU, 'SAME',
+    then 2x2 max-pool, stride 2), flatten to 36, dense 32 (ReLU), dense 10.
+    Make every weight a `tf.Variable` attribute (glorot uniform kernels,
+    zero biases) so `trainable_variables` and `tf.saved_model.save` find it.
+    The harness seeds TensorFlow before calling this and trains the result.
+    """
+    raise NotImplementedError("exercise 2, create_model: read its docstring, then run `kata hint 2 create_model`")
+
+
+# --- save --------------------------------------------------------------------
+
+
+def save(model, export_dir):
+    """Export `model` to `export_dir` with two named signatures.
+
+    * 'serving_default': input 'input' (float32 [None, 28, 28, 1]) ->
+      output 'prediction' (float32 [None, 10], softmax probabilities).
+    * 'evaluate': inputs 'input' and 'label' (int64 [None]) -> output
+      'accuracy' (float32 scalar: the fraction of images whose most likely
+      digit is their label).
+
+    Use `tf.function`s with an `input_signature` and return dicts, so the
+    outputs have names (not 'output_0'); pass them to `tf.saved_model.save`.
+    """
+    raise NotImplementedError("exercise 2, save: read its docstring, then run `kata hint 2 save`")
+
+
+# --- load_signature_tensors --------------------------------------------------
+
+
+def load_signature_tensors(export_dir, signature_key="serving_default"):
+    """Load `export_dir` with `tf.saved_model.load` and describe one signature.
+
+    Return a dict with:
+    * 'inputs': {input key: tf.TensorSpec}, e.g. {'input': TensorSpec([None, 28, 28, 1], float32)}
+    * 'outputs': {output key: tf.TensorSpec}, e.g. {'prediction': ...}
+    * 'function': the signature's concrete function (call it with keywords)
+    * 'loaded': the object tf.saved_model.load returned, kept alive because
+      it owns the variables the function reads.
+    Read the specs from the function (`structured_input_signature`,
+    `structured_outputs`): never assume them.
+    """
+    raise NotImplementedError("exercise 2, load_signature_tensors: read its docstring, then run `kata hint 2 load_signature_tensors`")
+
+
+# --- evaluate ----------------------------------------------------------------
+
+
+def evaluate(signature, images, labels):
+    """Return the accuracy, a Python float in [0, 1], through the reloaded 'evaluate' signature.
+
+    `signature` is what `load_signature_tensors(export_dir, 'evaluate')`
+    returned. Call its function with keyword arguments named after its input
+    keys, on all the images given, and read the 'accuracy' output.
+    """
+    raise NotImplementedError("exercise 2, evaluate: read its docstring, then run `kata hint 2 evaluate`")
