@@ -72,3 +72,42 @@ _counter = itertools.count()
 def new_export_dir(tmp_path_factory) -> Path:
     """A path that does not exist yet (SavedModel exporters refuse existing folders)."""
     return tmp_path_factory.mktemp("export") / f"model-{next(_counter)}"
+
+
+# --- graph mode (exercises 1 and 4) ------------------------------------------
+
+
+def load_into_new_session(load_signature_tensors, export_dir, *args, **kwargs):
+    """Run a TF1-style loader in a fresh graph and session, as a server would; return (session, result)."""
+    from savedmodel_kata.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    with session.graph.as_default():
+        result = load_signature_tensors(session, str(export_dir), *args, **kwargs)
+    return session, result
+
+
+def export_with(save, model, export_dir: Path) -> Path:
+    """Call a graph-mode save(sess, export_dir, x, y, y_pred, acc) on a training.GraphModel."""
+    with model.graph.as_default():
+        save(model.session, str(export_dir), model.x, model.y, model.prediction, model.accuracy)
+    return export_dir
+
+
+def describe_check(description, key) -> None:
+    """Assert that a TF2 signature description has the shape exercises 2 and 4 ask for."""
+    from savedmodel_kata.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    assert isinstance(description, dict) and {"inputs", "outputs", "function", "loaded"} <= set(description), (
+        f"load_signature_tensors(export_dir, {key!r}) returned {description!r}; expected a dict with "
+        "'inputs', 'outputs', 'function' and 'loaded'"
+    )
+    for side in ("inputs", "outputs"):
+        specs = description[side]
+        assert isinstance(specs, dict) and all(isinstance(s, tf.TensorSpec) for s in specs.values()), (
+            f"description[{side!r}] is {specs!r}; expected a dict from names to tf.TensorSpec"
+            + (" (a TF1 export's structured_outputs are tensors: tf.TensorSpec.from_tensor)" if side == "outputs" else "")
+        )
+    assert callable(description["function"]), "description['function'] is not callable"

@@ -35,6 +35,8 @@ from savedmodel_kata.testing import (
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
+    export_with,
+    load_into_new_session,
     new_export_dir,
     parameter_report,
     read_saved_model,
@@ -59,20 +61,6 @@ EXPECTED_TENSOR_INFO = {
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-def load_into_new_session(load_signature_tensors, export_dir):
-    """Run a `load_signature_tensors` in a fresh graph and session, as a server would."""
-    session = v1.Session(graph=tf.Graph())
-    with session.graph.as_default():
-        tensors = load_signature_tensors(session, str(export_dir))
-    return session, tensors
-
-
-def export_with(save, model: training.GraphModel, export_dir: Path) -> Path:
-    with model.graph.as_default():
-        save(model.session, str(export_dir), model.x, model.y, model.prediction, model.accuracy)
-    return export_dir
 
 
 def predict(session, tensors, images):

@@ -20,6 +20,7 @@ from savedmodel_kata.testing import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
+    describe_check,
     new_export_dir,
     parameter_report,
     read_saved_model,
@@ -332,25 +333,11 @@ def test_save_serves_batch_sizes_never_seen_at_export(student_export, mnist, bat
 # --- load_signature_tensors --------------------------------------------------
 
 
-def check_description(description, key):
-    assert isinstance(description, dict) and {"inputs", "outputs", "function", "loaded"} <= set(description), (
-        f"load_signature_tensors(export_dir, {key!r}) returned {description!r}; expected a dict with "
-        "'inputs', 'outputs', 'function' and 'loaded'"
-    )
-    for side in ("inputs", "outputs"):
-        specs = description[side]
-        assert isinstance(specs, dict) and all(isinstance(s, tf.TensorSpec) for s in specs.values()), (
-            f"description[{side!r}] is {specs!r}; expected a dict from names to tf.TensorSpec "
-            "(structured_input_signature[1], structured_outputs)"
-        )
-    assert callable(description["function"]), "description['function'] is not callable"
-
-
 @pytest.mark.function("load_signature_tensors")
 @pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
 def test_load_describes_the_signature(student, reference_export, key):
     description = student.load_signature_tensors(str(reference_export), key)
-    check_description(description, key)
+    describe_check(description, key)
     expected_inputs, expected_outputs = EXPECTED_SIGNATURES[key]
     for side, expected in (("inputs", expected_inputs), ("outputs", expected_outputs)):
         found = {name: (spec.dtype, spec.shape.as_list()) for name, spec in description[side].items()}
@@ -361,7 +348,7 @@ def test_load_describes_the_signature(student, reference_export, key):
 @pytest.mark.function("load_signature_tensors")
 def test_load_function_takes_keywords_and_restores_the_weights(student, reference_export, before_save, mnist):
     description = student.load_signature_tensors(str(reference_export), "serving_default")
-    check_description(description, "serving_default")
+    describe_check(description, "serving_default")
     outputs = description["function"](input=tf.constant(mnist[2]))
     worst = float(np.max(np.abs(outputs["prediction"].numpy() - before_save[0])))
     assert worst <= PROBABILITY_TOLERANCE, (
@@ -381,7 +368,7 @@ def test_load_reads_names_from_the_export_not_from_assumptions(student, trained_
     export_dir = new_export_dir(tmp_path_factory)
     tf.saved_model.save(model, str(export_dir), signatures={"classify": serve})
     description = student.load_signature_tensors(str(export_dir), "classify")
-    check_description(description, "classify")
+    describe_check(description, "classify")
     assert set(description["inputs"]) == {"pixels"} and set(description["outputs"]) == {"scores"}, (
         f"for an export whose 'classify' signature maps 'pixels' to 'scores', you returned inputs "
         f"{sorted(description['inputs'])} and outputs {sorted(description['outputs'])}: read them from the "

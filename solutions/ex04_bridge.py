@@ -1,0 +1,156 @@
+"""Exercise 4 — The bridge: one graph-mode export that TF1 and TF2 both load.
+
+The lesson
+----------
+The tutorial's export (exercise 1) cannot be loaded by TensorFlow 2's
+`tf.saved_model.load`. It fails with UnliftableError: "A SavedModel
+signature needs an input for each placeholder the signature's outputs use".
+The tutorial listed its label placeholder `y` as an *output* ('output'), and
+'accuracy' depends on `y`, so 'accuracy' cannot be computed from the
+signature's inputs. TF1's loader never minded, because a session lets you
+feed any placeholder; TF2 turns each signature into a function of its
+inputs only.
+
+The fix is to say what each signature really needs: 'serving_default' maps
+'input' to 'prediction'; 'evaluate' takes 'input' *and* 'label' and gives
+'accuracy'. `tf.compat.v1.saved_model.Builder` writes several signatures
+(each a SignatureDef built from TensorInfos) under one tag. Such an export
+loads in both worlds: a TF1 session, and `tf.saved_model.load`.
+
+The other direction works too, for some exports: TF1's loader reads a TF2
+export of a `tf.Module` (exercise 2) or a Keras model's `model.export`, but
+not a Keras 3 model given straight to `tf.saved_model.save`: its variables
+are not in the graph the loader restores ("Could not find variable ...").
+
+Run `pytest exercises/ex04_bridge.py` to check your work and
+`kata hint 4` when stuck.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+NUM_CLASSES = 10
+SERVE_TAG = "serve"
+PREDICT_METHOD = "tensorflow/serving/predict"
+
+
+# --- create_model ------------------------------------------------------------
+
+
+def _conv_block(name, inputs, size, filters):
+    with v1.variable_scope(name):
+        kernel = v1.get_variable(
+            "kernel", [size, size, inputs.shape[-1], filters], initializer=v1.glorot_uniform_initializer()
+        )
+        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer())
+    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") + bias)
+    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")
+
+
+def _dense(name, inputs, units, activation=None):
+    with v1.variable_scope(name):
+        kernel = v1.get_variable("kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer())
+        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())
+    outputs = tf.matmul(inputs, kernel) + bias
+    return activation(outputs) if activation else outputs
+
+
+def create_model(x):
+    """The tutorial's CNN on the placeholder `x`, returning [None, 10] logits: as in exercise 1.
+
+    Bring your exercise 1 version: same layers, same 2,830 parameters, no softmax.
+    """
+    hidden = _conv_block("conv1", x, size=3, filters=8)
+    hidden = _conv_block("conv2", hidden, size=3, filters=16)
+    hidden = _conv_block("conv3", hidden, size=1, filters=4)
+    flat = tf.reshape(hidden, [-1, 3 * 3 * 4])
+    hidden = _dense("dense1", flat, units=32, activation=tf.nn.relu)
+    return _dense("dense2", hidden, units=NUM_CLASSES)
+
+
+# --- save --------------------------------------------------------------------
+
+
+def save(sess, export_dir, x, y, y_pred, acc):
+    """Export the trained model in `sess` so that TF1 and TF2 can both load it.
+
+    Tag 'serve', and two signatures, both with method name
+    'tensorflow/serving/predict':
+    * 'serving_default': input 'input' (`x`) -> output 'prediction' (`y_pred`)
+    * 'evaluate': inputs 'input' (`x`) and 'label' (`y`, one-hot float32
+      [None, 10]) -> output 'accuracy' (`acc`)
+    Every placeholder an output depends on must be an input of its
+    signature. Use tf.compat.v1.saved_model.Builder; do not initialise
+    anything (export the trained weights).
+    """
+    tensor_info = v1.saved_model.utils.build_tensor_info
+    signature_def = v1.saved_model.signature_def_utils.build_signature_def
+    signatures = {
+        "serving_default": signature_def(
+            inputs={"input": tensor_info(x)},
+            outputs={"prediction": tensor_info(y_pred)},
+            method_name=PREDICT_METHOD,
+        ),
+        "evaluate": signature_def(
+            inputs={"input": tensor_info(x), "label": tensor_info(y)},
+            outputs={"accuracy": tensor_info(acc)},
+            method_name=PREDICT_METHOD,
+        ),
+    }
+    builder = v1.saved_model.Builder(export_dir)
+    builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signatures)
+    builder.save()
+
+
+# --- load_signature_tensors --------------------------------------------------
+
+
+def load_signature_tensors(export_dir, signature_key="serving_default", session=None):
+    """Load any export into either world: the bridge.
+
+    Without `session` (TF2): load with `tf.saved_model.load` and return, as
+    in exercise 2, {'inputs': {key: tf.TensorSpec}, 'outputs': {key:
+    tf.TensorSpec}, 'function': the signature's function, 'loaded': the
+    loaded object}. A TF1 export's structured_outputs are graph tensors,
+    not specs: describe each with tf.TensorSpec.from_tensor.
+
+    With `session` (TF1): load with `tf.compat.v1.saved_model.loader.load`
+    (tag 'serve') into it and return {key: tf.Tensor of session.graph} for
+    the signature's inputs and outputs, found through the signature, as in
+    exercise 1. The harness calls this inside `session.graph.as_default()`.
+    """
+    if session is not None:
+        meta_graph = v1.saved_model.loader.load(session, [SERVE_TAG], export_dir)
+        signature = meta_graph.signature_def[signature_key]
+        endpoints = {**signature.inputs, **signature.outputs}
+        return {key: session.graph.get_tensor_by_name(info.name) for key, info in endpoints.items()}
+    loaded = tf.saved_model.load(export_dir)
+    function = loaded.signatures[signature_key]
+    _, keyword_specs = function.structured_input_signature
+
+    def spec(value):
+        return value if isinstance(value, tf.TensorSpec) else tf.TensorSpec.from_tensor(value)
+
+    return {
+        "inputs": dict(keyword_specs),
+        "outputs": {key: spec(value) for key, value in function.structured_outputs.items()},
+        "function": function,
+        "loaded": loaded,
+    }
+
+
+# --- evaluate ----------------------------------------------------------------
+
+
+def evaluate(signature, images, labels):
+    """The accuracy (a Python float in [0, 1]) through the TF2-loaded 'evaluate' signature.
+
+    `signature` is what `load_signature_tensors(export_dir, 'evaluate')`
+    returned. Its 'label' input is the graph's one-hot placeholder, so turn
+    the integer `labels` into one-hot float32 rows first.
+    """
+    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
+    outputs = signature["function"](input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels))
+    return float(outputs["accuracy"])
