@@ -25,6 +25,36 @@ DEFAULT_CALL_TIMEOUT_SECONDS = 30
 MAX_MESSAGE_LINES = 12
 
 
+# Errors students meet often, recognised by their text, each with the call to make instead.
+KNOWN_MISTAKES = (
+    (
+        "Invalid filepath extension for saving",
+        "Keras 3's model.save writes only a .keras (or .h5) file. For a SavedModel to serve, use "
+        "keras.export.ExportArchive (or model.export(export_dir)); for the file, model.save('name.keras').",
+    ),
+    (
+        "legacy SavedModel format is not supported by `load_model()`",
+        "Keras 3's load_model reads only .keras and .h5 files. Reload a SavedModel endpoint with "
+        "keras.layers.TFSMLayer(export_dir, call_endpoint='serve'), or use tf.saved_model.load(export_dir).",
+    ),
+    (
+        "could not be found in SavedModel, with available tags",
+        "The loader did not find the tags it was given. Tags are a list: ['serve'], not 'serve' "
+        "(a string is read letter by letter).",
+    ),
+    (
+        "depends on a placeholder which is not an input",
+        "tf.saved_model.load needs every placeholder an output uses to be an input of its signature: "
+        "exercise 4 shows how.",
+    ),
+)
+
+
+def advice_for(message: str) -> str:
+    """The advice of every known mistake whose text appears in `message`."""
+    return "".join(f"\nHint: {advice}" for text, advice in KNOWN_MISTAKES if text in message)
+
+
 class StudentError(Exception):
     """Student code failed; str() is the lesson."""
 
@@ -108,7 +138,10 @@ class StudentCode:
         except StudentError:
             raise
         except Exception as error:
-            lesson = f"{label} raised {type(error).__name__}: {_shorten(str(error))}\n{self._student_frames(error)}"
+            lesson = (
+                f"{label} raised {type(error).__name__}: {_shorten(str(error))}\n"
+                f"{self._student_frames(error)}{advice_for(str(error))}"
+            )
         raise StudentError(lesson)
 
     def _student_frames(self, error: BaseException) -> str:

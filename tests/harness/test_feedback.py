@@ -85,3 +85,25 @@ def test_module_level_errors_say_to_keep_work_inside_functions(student_file):
     code = student_file("import numpy\nDATA = numpy.load('/nonexistent.npz')\n")
     with pytest.raises(StudentError, match=r"raised FileNotFoundError \(line 2\).*inside the functions"):
         code.save
+
+
+@pytest.mark.parametrize(
+    "body, advice",
+    [
+        ("model.save(export_dir)", r"keras.export.ExportArchive \(or model.export\(export_dir\)\)"),
+        ("keras.models.load_model(export_dir)", r"keras.layers.TFSMLayer\(export_dir, call_endpoint='serve'\)"),
+    ],
+    ids=["model.save(dir)", "load_model(dir)"],
+)
+def test_keras_3_format_mistakes_point_to_the_right_call(student_file, tmp_path, body, advice):
+    import keras
+
+    from savedmodel_kata.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    export_dir = tmp_path / "exported"
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    tf.saved_model.save(tf.Module(), str(export_dir))  # a real SavedModel for load_model to refuse
+    code = student_file(f"import keras\n\ndef save(model, export_dir):\n    {body}\n")
+    with pytest.raises(StudentError, match=advice):
+        code.save(model, str(export_dir))

@@ -1,0 +1,125 @@
+"""Exercise 3 — Keras 3: a SavedModel to serve, a .keras file to resume training.
+
+The lesson
+----------
+Keras 3 keeps two formats apart. A `.keras` file (`model.save('m.keras')`,
+`keras.models.load_model`) is for Keras: the architecture, the weights and
+the optimizer's state, so training can resume where it stopped. A
+SavedModel is for serving: `model.export(dir)` or, to choose the endpoints,
+`keras.export.ExportArchive`. Keras 3 will not mix them: `model.save(dir)`
+refuses a folder, and `load_model(dir)` refuses a SavedModel.
+
+An ExportArchive tracks the model (so its variables are saved) and adds
+endpoints: named tf.functions with an input signature, here 'serve' and
+'evaluate'. The first endpoint is also saved as 'serving_default'. Return
+dicts from them, so outputs have names. Back in Keras,
+`keras.layers.TFSMLayer(dir, call_endpoint='serve')` wraps an endpoint as an
+inference-only layer; `tf.saved_model.load(dir)` works too.
+
+Run `pytest exercises/ex03_keras_export.py` to check your work and
+`kata hint 3` when stuck.
+"""
+
+import keras
+import tensorflow as tf
+
+NUM_CLASSES = 10
+INPUT_SPEC = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="input")
+LABEL_SPEC = tf.TensorSpec([None], tf.int64, name="label")
+
+
+# --- create_model ------------------------------------------------------------
+
+
+def create_model():
+    """Return the tutorial's CNN as a Keras 3 model giving logits.
+
+    Input float32 [batch, 28, 28, 1], output float32 [batch, 10] logits (no
+    softmax). The tutorial's layers, 2,830 parameters: Conv2D 8 (3x3), 16
+    (3x3) and 4 (1x1), each 'same' padding and ReLU and followed by
+    MaxPooling2D(2); Flatten; Dense 32 (ReLU); Dense 10. Keras' defaults
+    (glorot uniform kernels, zero biases) are the tutorial's. The harness
+    compiles and trains it.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(4, 1, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES),
+        ]
+    )
+
+
+# --- save --------------------------------------------------------------------
+
+
+def save(model, export_dir, keras_file):
+    """Write the trained, compiled `model` twice: a SavedModel to serve, a .keras file to resume.
+
+    * `export_dir`: a SavedModel with endpoints 'serve' (input 'input',
+      float32 [None, 28, 28, 1] -> output 'prediction', softmax
+      probabilities) and 'evaluate' (inputs 'input' and 'label', int64
+      [None] -> output 'accuracy', a float32 scalar). Use
+      keras.export.ExportArchive.
+    * `keras_file` (a path ending in '.keras'): the model with its optimizer
+      state, as `model.save` writes it.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serve",
+        lambda input: {"prediction": tf.nn.softmax(model(input))},
+        input_signature=[INPUT_SPEC],
+    )
+    archive.add_endpoint(
+        "evaluate",
+        lambda input, label: {
+            "accuracy": tf.reduce_mean(tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32))
+        },
+        input_signature=[INPUT_SPEC, LABEL_SPEC],
+    )
+    archive.write_out(export_dir, verbose=False)
+    model.save(keras_file)
+
+
+# --- load_signature_tensors --------------------------------------------------
+
+
+def load_signature_tensors(export_dir, endpoint="serve"):
+    """Reload one endpoint of the SavedModel in `export_dir` as a Keras layer, with its specs.
+
+    Return a dict with:
+    * 'layer': keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint):
+      call it with the first input positionally and the others by keyword,
+      e.g. layer(images) or layer(images, label=labels); it returns a dict
+    * 'inputs' and 'outputs': {key: tf.TensorSpec} of that endpoint, read
+      from tf.saved_model.load(export_dir).signatures[endpoint]
+    """
+    signature = tf.saved_model.load(export_dir).signatures[endpoint]
+    _, keyword_specs = signature.structured_input_signature
+    return {
+        "layer": keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint),
+        "inputs": dict(keyword_specs),
+        "outputs": dict(signature.structured_outputs),
+    }
+
+
+# --- evaluate ----------------------------------------------------------------
+
+
+def evaluate(reloaded, images, labels):
+    """The accuracy (a Python float in [0, 1]) through the reloaded 'evaluate' endpoint.
+
+    `reloaded` is what `load_signature_tensors(export_dir, 'evaluate')`
+    returned: call its layer on all the images, with the int64 labels as the
+    keyword argument 'label', and read 'accuracy'.
+    """
+    outputs = reloaded["layer"](tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64))
+    return float(outputs["accuracy"])
