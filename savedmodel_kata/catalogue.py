@@ -9,6 +9,8 @@ from pathlib import Path
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 
+# How the runner trains, exports and reloads an exercise's model (see jobs.py).
+KINDS = ("graph", "module", "keras", "bridge")
 # The four functions every exercise module defines, in the order students write them.
 EXERCISE_FUNCTIONS = ("create_model", "save", "load_signature_tensors", "evaluate")
 
@@ -25,6 +27,7 @@ class Exercise:
     number: int
     id: str
     module: str
+    kind: str
     title: str
     functions: tuple[Function, ...]
 
@@ -63,11 +66,14 @@ def _parse(raw: dict) -> tuple[Exercise, ...]:
             raise CatalogueError(
                 f"exercise {entry['id']}: functions are {names}, expected {EXERCISE_FUNCTIONS}"
             )
+        if entry.get("kind") not in KINDS:
+            raise CatalogueError(f"exercise {entry['id']}: kind is {entry.get('kind')!r}, expected one of {KINDS}")
         exercises.append(
             Exercise(
                 number=int(entry["number"]),
                 id=entry["id"],
                 module=entry["module"],
+                kind=entry["kind"],
                 title=entry["title"],
                 functions=functions,
             )

@@ -27,6 +27,91 @@ class JobError(Exception):
     """A job cannot run as asked; the message says why and what to do."""
 
 
+class Reloaded:
+    """A reloaded export, as the runner uses it: predict and evaluate through the student's functions."""
+
+    def __init__(self, predict: Callable, evaluate: Callable, close: Callable = lambda: None):
+        self.predict, self.evaluate, self.close = predict, evaluate, close
+
+
+# --- how each kind of exercise trains, exports and reloads -------------------
+
+
+def _train_graph(code, data, export_dir, *, epochs, use_cache, on_epoch) -> dict:
+    model = training.train(code.create_model, data, epochs=epochs, use_cache=use_cache, on_epoch=on_epoch)
+    try:
+        with model.graph.as_default():
+            code.save(model.session, str(export_dir), model.x, model.y, model.prediction, model.accuracy)
+        return dict(model.stats, parameters=training.count_parameters(model))
+    finally:
+        model.close()
+
+
+def _train_eager(code, data, export_dir, *, epochs, use_cache, on_epoch) -> dict:
+    from savedmodel_kata import training_eager
+
+    model = training_eager.make_model(code.create_model)
+    stats = training_eager.train(
+        model, data, code=code.create_model, epochs=epochs, use_cache=use_cache, on_epoch=on_epoch
+    )
+    if code.exercise.kind == "keras":
+        code.save(model, str(export_dir), str(keras_file_for(export_dir)))
+    else:
+        code.save(model, str(export_dir))
+    return stats
+
+
+def _reload_graph(code, export_dir) -> Reloaded:
+    tf = import_tensorflow()
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    with session.graph.as_default():
+        tensors = code.load_signature_tensors(session, str(export_dir))
+    if not isinstance(tensors, dict) or not {"input", "prediction"} <= set(tensors):
+        raise JobError(
+            f"load_signature_tensors returned {type(tensors).__name__}, expected a dict with the "
+            "signature keys 'input', 'output', 'prediction', 'accuracy'"
+        )
+
+    def evaluate(images, labels):
+        with session.graph.as_default():
+            return code.evaluate(session, tensors, images, labels)
+
+    return Reloaded(
+        predict=lambda images: session.run(tensors["prediction"], feed_dict={tensors["input"]: images}),
+        evaluate=evaluate,
+        close=session.close,
+    )
+
+
+def _reload_signatures(code, export_dir) -> Reloaded:
+    tf = import_tensorflow()
+    serving_key = "serve" if code.exercise.kind == "keras" else "serving_default"
+    serving = code.load_signature_tensors(str(export_dir), serving_key)
+    if code.exercise.kind == "keras":
+        predict = lambda images: np.asarray(serving["layer"](tf.constant(images))["prediction"])  # noqa: E731
+    else:
+        predict = lambda images: serving["function"](input=tf.constant(images))["prediction"].numpy()  # noqa: E731
+    evaluation = code.load_signature_tensors(str(export_dir), "evaluate")
+    return Reloaded(predict=predict, evaluate=lambda images, labels: code.evaluate(evaluation, images, labels))
+
+
+WORKFLOWS = {
+    "graph": (_train_graph, _reload_graph),
+    "bridge": (_train_graph, _reload_signatures),
+    "module": (_train_eager, _reload_signatures),
+    "keras": (_train_eager, _reload_signatures),
+}
+
+
+def keras_file_for(export_dir: Path) -> Path:
+    """Where exercise 3 writes its .keras file: beside the SavedModel folder, e.g. backup.keras."""
+    export_dir = Path(export_dir)
+    return export_dir.with_name(export_dir.name + ".keras")
+
+
+# --- the two jobs ------------------------------------------------------------
+
+
 def train_and_export(
     code: StudentCode,
     data,
@@ -40,35 +125,31 @@ def train_and_export(
     """Train `code.create_model` with the tutorial's loop, export it with `code.save`."""
     export_dir = Path(export_dir)
     _make_room(export_dir, overwrite)
+    if code.exercise.kind == "keras" and keras_file_for(export_dir).exists():
+        if not overwrite:
+            raise JobError(f"{keras_file_for(export_dir)} already exists: pass --overwrite to replace it")
+        keras_file_for(export_dir).unlink()
     train_images, _, test_images, _ = data
     log(f"Training {code.display_path} on {len(train_images):,} digits, testing on {len(test_images):,}")
-    model = training.train(
-        code.create_model,
-        data,
-        epochs=epochs,
-        use_cache=use_cache,
-        on_epoch=lambda record: log(training.format_epoch(record)),
+    train, _ = WORKFLOWS[code.exercise.kind]
+    trained = train(
+        code, data, export_dir, epochs=epochs, use_cache=use_cache, on_epoch=lambda record: log(training.format_epoch(record))
     )
-    try:
-        with model.graph.as_default():
-            code.save(model.session, str(export_dir), model.x, model.y, model.prediction, model.accuracy)
-        if not (export_dir / "saved_model.pb").is_file():
-            raise JobError(f"save() returned, but {export_dir} holds no saved_model.pb: nothing was exported")
-        stats = {
-            "implementation": code.display_path,
-            "export_dir": str(export_dir),
-            "parameters": training.count_parameters(model),
-            "epochs": model.stats["epochs"],
-            "train_accuracy": model.stats["train_accuracy"],
-            "test_accuracy": model.stats["test_accuracy"],
-            "train_size": len(train_images),
-            "test_size": len(test_images),
-        }
-    finally:
-        model.close()
+    if not (export_dir / "saved_model.pb").is_file():
+        raise JobError(f"save() returned, but {export_dir} holds no saved_model.pb: nothing was exported")
+    stats = {
+        "implementation": code.display_path,
+        "export_dir": str(export_dir),
+        "parameters": trained["parameters"],
+        "epochs": trained["epochs"],
+        "train_accuracy": trained["train_accuracy"],
+        "test_accuracy": trained["test_accuracy"],
+        "train_size": len(train_images),
+        "test_size": len(test_images),
+    }
     (export_dir / STATS_FILE).parent.mkdir(exist_ok=True)
     (export_dir / STATS_FILE).write_text(json.dumps(stats, indent=2))
-    log(f"\nSaved the model to {export_dir}/ (saved_model.pb, variables/); `kata load` reloads it.")
+    log(f"\nSaved the model to {export_dir}/; `kata load --exercise {code.exercise.number}` reloads it.")
     return stats
 
 
@@ -78,24 +159,20 @@ def load_and_check(code: StudentCode, data, export_dir: Path, *, log: Callable[[
     `stats["matches_training"]` is True when both accuracies equal the last
     training epoch's exactly, None when the export has no training record.
     """
-    tf = import_tensorflow()
     export_dir = Path(export_dir)
     check_export_dir(export_dir)
     train_images, train_labels, test_images, test_labels = data
-    session = tf.compat.v1.Session(graph=tf.Graph())
-    with session, session.graph.as_default():
-        tensors = code.load_signature_tensors(session, str(export_dir))
-        if not isinstance(tensors, dict) or not {"input", "prediction"} <= set(tensors):
-            raise JobError(
-                f"load_signature_tensors returned {type(tensors).__name__}, expected a dict with the "
-                "signature keys 'input', 'output', 'prediction', 'accuracy'"
-            )
+    _, reload = WORKFLOWS[code.exercise.kind]
+    reloaded = reload(code, export_dir)
+    try:
         log("Testing")
-        shown = session.run(tensors["prediction"], feed_dict={tensors["input"]: test_images[:IMAGES_SHOWN]})
+        shown = reloaded.predict(test_images[:IMAGES_SHOWN])
         for index, (label, probabilities) in enumerate(zip(test_labels, shown)):
             log(f"  Image {index}, Groundtruth = {label}, Prediction = {int(np.argmax(probabilities))}")
-        train_accuracy = code.evaluate(session, tensors, train_images, train_labels)
-        test_accuracy = code.evaluate(session, tensors, test_images, test_labels)
+        train_accuracy = reloaded.evaluate(train_images, train_labels)
+        test_accuracy = reloaded.evaluate(test_images, test_labels)
+    finally:
+        reloaded.close()
     log("\nAccuracies")
     log(f"  Train: {100 * train_accuracy:4.1f}")
     log(f"  Test:  {100 * test_accuracy:4.1f}")
@@ -123,6 +200,7 @@ def load_and_check(code: StudentCode, data, export_dir: Path, *, log: Callable[[
 
 def check_export_dir(export_dir: Path, tag: str = "serve") -> None:
     """Raise JobError naming the problem unless `export_dir` holds a readable SavedModel tagged `tag`."""
+    import_tensorflow()  # quietly, before its protobuf modules pull it in with all its start-up noise
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
