@@ -1,6 +1,6 @@
 """Benchmark: how long the kata's pieces take on this machine, and how much memory.
 
-    python benchmarks/bench.py            # everything (about a minute and a half)
+    python benchmarks/bench.py            # everything (about two minutes)
     python benchmarks/bench.py --quick    # skip the pytest timings
 
 Prints one line a measurement. Timings are medians of several runs where a
@@ -66,48 +66,59 @@ def bench_pytest() -> None:
     report("pytest exercises/ (the untouched stubs, warm)", run_seconds([sys.executable, "-m", "pytest", "exercises/", "-q", "-p", "no:cacheprovider"], env), "s")
 
 
-def bench_exercise_1() -> None:
-    from savedmodel_kata import catalogue, training
+def bench_exercises() -> None:
+    """Per exercise: training speed, export size, save and load times, prediction before and after reload."""
+    from savedmodel_kata import catalogue, jobs, training, training_eager
     from savedmodel_kata.data import load_mnist_dataset
-    from savedmodel_kata.targets import import_exercise
-    from savedmodel_kata.tf_setup import import_tensorflow
+    from savedmodel_kata.feedback import StudentCode
+    from savedmodel_kata.testing import export_with
 
-    tf = import_tensorflow()
-    solution = import_exercise(ROOT, "solutions", catalogue.by_number(1))
     data = load_mnist_dataset("bundled")
-    model = training.train(solution.create_model, data, use_cache=False)
-    epochs = [record["seconds"] for record in model.stats["epochs"]]
-    report("ex01 training, seconds per epoch (median of 5)", statistics.median(epochs), "s")
-    report("ex01 test accuracy after 5 epochs", 100 * model.stats["test_accuracy"], "%")
-
     images = data[2][:PREDICTION_IMAGES]
-    before = median_seconds(lambda: model.predict(images))
-    workspace = Path(tempfile.mkdtemp(prefix="kata-bench-"))
-    try:
-        export_dir = workspace / "model"
-        started = time.perf_counter()
-        with model.graph.as_default():
-            solution.save(model.session, str(export_dir), model.x, model.y, model.prediction, model.accuracy)
-        save_seconds = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in export_dir.rglob("*") if p.is_file())
+    for exercise in catalogue.exercises():
+        code = StudentCode(ROOT, "solutions", exercise)
+        label = f"{exercise.id} ({exercise.kind})"
+        if exercise.kind in ("graph", "bridge"):
+            model = training.train(code.create_model, data, use_cache=False)
+            stats, predict_before, close = model.stats, model.predict, model.close
 
-        def load():
-            session = tf.compat.v1.Session(graph=tf.Graph())
-            with session.graph.as_default():
-                return session, solution.load_signature_tensors(session, str(export_dir))
+            def save(export_dir, model=model):
+                export_with(code.save, model, export_dir)
 
-        load_seconds = median_seconds(lambda: load()[0].close())
-        session, tensors = load()
-        after = median_seconds(lambda: session.run(tensors["prediction"], {tensors["input"]: images}))
-        session.close()
-    finally:
-        shutil.rmtree(workspace)
-        model.close()
-    report("ex01 export size", size / 1024, "KiB")
-    report("ex01 save (simple_save)", save_seconds, "s")
-    report("ex01 load (loader.load into a new session, median)", load_seconds, "s")
-    report(f"ex01 predict {PREDICTION_IMAGES} images before save (median)", before * 1000, "ms")
-    report(f"ex01 predict {PREDICTION_IMAGES} images after reload (median)", after * 1000, "ms")
+        else:
+            model = training_eager.make_model(code.create_model)
+            stats = training_eager.train(model, data, code=code.create_model, use_cache=False)
+            predict_before, close = (lambda batch, model=model: training_eager.probabilities(model, batch)), (lambda: None)
+
+            def save(export_dir, model=model):
+                if exercise.kind == "keras":
+                    code.save(model, str(export_dir), str(jobs.keras_file_for(export_dir)))
+                else:
+                    code.save(model, str(export_dir))
+
+        report(f"{label} training, seconds per epoch (median of 5)", statistics.median(r["seconds"] for r in stats["epochs"]), "s")
+        report(f"{label} test accuracy after 5 epochs", 100 * stats["test_accuracy"], "%")
+        workspace = Path(tempfile.mkdtemp(prefix="kata-bench-"))
+        try:
+            export_dir = workspace / "model"
+            started = time.perf_counter()
+            save(export_dir)
+            save_seconds = time.perf_counter() - started
+            size = sum(p.stat().st_size for p in export_dir.rglob("*") if p.is_file())
+            reload = jobs.WORKFLOWS[exercise.kind][1]
+            load_seconds = median_seconds(lambda: reload(code, export_dir).close(), repeats=3)
+            reloaded = reload(code, export_dir)
+            before = median_seconds(lambda: predict_before(images))
+            after = median_seconds(lambda: reloaded.predict(images))
+            reloaded.close()
+        finally:
+            shutil.rmtree(workspace)
+            close()
+        report(f"{label} export size", size / 1024, "KiB")
+        report(f"{label} save", save_seconds, "s")
+        report(f"{label} load (student-style reload, median of 3)", load_seconds, "s")
+        report(f"{label} predict {PREDICTION_IMAGES} before save (median)", before * 1000, "ms")
+        report(f"{label} predict {PREDICTION_IMAGES} after reload (median)", after * 1000, "ms")
     report("peak memory of this process (RSS)", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
 
 
@@ -119,7 +130,7 @@ def main() -> None:
     bench_import()
     if not args.quick:
         bench_pytest()
-    bench_exercise_1()
+    bench_exercises()
 
 
 if __name__ == "__main__":
