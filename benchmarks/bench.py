@@ -87,7 +87,7 @@ def bench_exercises() -> None:
 
         else:
             model = training_eager.make_model(code.create_model)
-            stats = training_eager.train(model, data, code=code.create_model, use_cache=False)
+            stats = training_eager.train(model, data, use_cache=False)
             predict_before, close = (lambda batch, model=model: training_eager.probabilities(model, batch)), (lambda: None)
 
             def save(export_dir, model=model):

@@ -1,24 +1,27 @@
 """`kata`: the kata's runner.
 
-    kata train  [--exercise 1] [--impl exercises|solutions] [--export-dir backup]
-    kata load   [--exercise 1] [--impl exercises|solutions] [--export-dir backup]
-    kata hint   N [FUNCTION] [--level 1|2|3]
+    kata status                 every exercise and function: not started, failing, passing
+    kata hint N [FUNCTION]      hints, from a nudge (--level 1) to the shape of the code (--level 3)
+    kata watch [N]              rerun an exercise's tests on every save, show the first lesson
+    kata reset N | --all        restore stubs; your versions are kept as timestamped backups
+    kata solution N             the reference, once your exercise passes
+    kata train / kata load      the tutorial's two programs, on your code or the reference
 
-`train` and `load` are the tutorial's two programs, run on the student's
-code (the default) or the reference, so a student can watch their own
-functions do the job. Errors are printed as one message that says what to do.
+TensorFlow's own log lines are hidden; `kata --verbose ...` shows them.
+Errors are printed as one message that says what to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import textwrap
 from pathlib import Path
 
 from savedmodel_kata import catalogue, targets
 from savedmodel_kata.data import IDX_DIR_ENVIRONMENT_VARIABLE, SOURCES, DataError
 from savedmodel_kata.feedback import StudentError
+from savedmodel_kata.tf_setup import VERBOSE_ENVIRONMENT_VARIABLE
 
 DEFAULT_EXPORT_DIR = "backup"
 
@@ -38,7 +41,20 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description="The TensorFlow SavedModel kata's runner.")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines and deprecation warnings")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("status", help="every exercise and function with its state, points and what to do next")
+
+    watch = commands.add_parser("watch", help="rerun an exercise's tests whenever you save a file under exercises/")
+    watch.add_argument("number", type=int, nargs="?", help="exercise to start with (default: the first unfinished)")
+
+    reset = commands.add_parser("reset", help="restore an exercise's stub, keeping your version as a backup")
+    reset.add_argument("number", type=int, nargs="?", help="exercise number")
+    reset.add_argument("--all", action="store_true", help="every exercise")
+
+    solution = commands.add_parser("solution", help="show the reference solution, once your exercise passes")
+    solution.add_argument("number", type=int, help="exercise number")
 
     train = commands.add_parser("train", help="train an exercise's model and export it as a SavedModel")
     _add_job_options(train)
@@ -58,10 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_ENVIRONMENT_VARIABLE] = "1"
     try:
-        if args.command == "hint":
-            return show_hints(args)
-        return run_job(args)
+        if args.command in ("train", "load"):
+            return run_job(args)
+        from savedmodel_kata import student_commands
+
+        return getattr(student_commands, args.command)(args)
     except (StudentError, DataError, targets.TargetError, LookupError) as error:
         print(f"\n{error}", file=sys.stderr)
         return 1
@@ -88,20 +108,6 @@ def run_job(args) -> int:
     except jobs.JobError as error:
         print(f"\n{error}", file=sys.stderr)
         return 1
-
-
-def show_hints(args) -> int:
-    exercise = catalogue.by_number(args.number)
-    print(f"Exercise {exercise.number}: {exercise.title}")
-    functions = [exercise.function(args.function)] if args.function else exercise.functions
-    for function in functions:
-        print(f"\n{function.name}() ({function.points} points)")
-        for level, hint in enumerate(function.hints[: args.level], start=1):
-            print(textwrap.fill(hint, width=88, initial_indent=f"  {level}. ", subsequent_indent="     "))
-    if args.level < 3:
-        what = f"{exercise.number} {args.function}" if args.function else str(exercise.number)
-        print(f"\nStill stuck? `kata hint {what} --level {args.level + 1}` says more.")
-    return 0
 
 
 if __name__ == "__main__":

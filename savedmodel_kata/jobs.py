@@ -52,7 +52,7 @@ def _train_eager(code, data, export_dir, *, epochs, use_cache, on_epoch) -> dict
 
     model = training_eager.make_model(code.create_model)
     stats = training_eager.train(
-        model, data, code=code.create_model, epochs=epochs, use_cache=use_cache, on_epoch=on_epoch
+        model, data, epochs=epochs, use_cache=use_cache, on_epoch=on_epoch
     )
     if code.exercise.kind == "keras":
         code.save(model, str(export_dir), str(keras_file_for(export_dir)))

@@ -19,6 +19,7 @@ happened and where to look.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -54,6 +55,10 @@ settings.register_profile(
     **_COMMON,
 )
 settings.register_profile("kata-grading", derandomize=True, database=None, print_blob=False, **_COMMON)
+# `kata watch`: the explicit examples and one generated, for feedback within seconds of a save.
+settings.register_profile(
+    "kata-watch", derandomize=True, database=None, print_blob=False, **dict(_COMMON, max_examples=1)
+)
 
 
 def pytest_addoption(parser):
@@ -257,9 +262,18 @@ class Digits(tuple):
         printer.text(repr(self))
 
 
-@pytest.fixture(scope="session")
-def mnist() -> Digits:
-    """The bundled digits: (train_images, train_labels, test_images, test_labels)."""
+@functools.cache
+def _bundled_digits() -> Digits:
+    # Kept for the life of the process: `kata watch` and `kata status` run pytest many times.
     from savedmodel_kata.data import load_mnist_dataset
 
-    return Digits(load_mnist_dataset("bundled"))
+    digits = Digits(load_mnist_dataset("bundled"))
+    for array in digits:
+        array.setflags(write=False)  # shared between runs: no test may change it
+    return digits
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Digits:
+    """The bundled digits: (train_images, train_labels, test_images, test_labels), read-only."""
+    return _bundled_digits()

@@ -23,6 +23,13 @@ ACCURACY_MARGIN_VS_REFERENCE = 0.01
 SAVED_MODEL_INIT_OP = "__saved_model_init_op"
 
 
+def examples(count: int) -> int:
+    """`count` Hypothesis examples, or fewer if the loaded profile asks for fewer (kata-watch does)."""
+    from hypothesis import settings
+
+    return min(count, settings.default.max_examples)
+
+
 def read_saved_model(export_dir: Path):
     """The SavedModel protocol buffer, read straight from saved_model.pb."""
     from tensorflow.core.protobuf import saved_model_pb2

@@ -14,8 +14,6 @@ keeps working, and every model has a graph of its own.
 
 from __future__ import annotations
 
-import inspect
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,10 +95,11 @@ class GraphModel:
         return dict(zip((v.name for v in variables), self.session.run(variables)))
 
     def restore(self, values: dict[str, np.ndarray]) -> None:
-        """Set every global variable from `values`, without adding ops to the graph.
+        """Set every global variable of this graph from `values`, without adding ops to the graph.
 
         Feeding a variable's initial value to its initializer assigns it, so a
         graph restored from the cache is op for op the graph training builds.
+        `values` may hold more (optimizer slots, for a graph built without them).
         """
         with self.graph.as_default():
             variables = self._tf().compat.v1.global_variables()
@@ -145,8 +144,13 @@ def build(
     seed: int = SEED,
     names: dict[str, str] = TUTORIAL_TENSOR_NAMES,
     learning_rate: float = LEARNING_RATE,
+    for_training: bool = True,
 ) -> GraphModel:
-    """The tutorial's graph around `create_model`, variables initialised."""
+    """The tutorial's graph around `create_model`, variables initialised.
+
+    Without `for_training`, no loss and no optimizer: a third of the ops,
+    for the many copies tests make of a trained model.
+    """
     tf = import_tensorflow()
     v1 = tf.compat.v1
     graph = tf.Graph()
@@ -159,8 +163,10 @@ def build(
         prediction = tf.nn.softmax(logits, name=names["prediction"])
         correct = tf.equal(tf.argmax(y, 1), tf.argmax(prediction, 1))
         accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name=names["accuracy"])
-        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        train_op = v1.train.AdamOptimizer(learning_rate).minimize(loss)
+        loss = train_op = None
+        if for_training:
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            train_op = v1.train.AdamOptimizer(learning_rate).minimize(loss)
         session = v1.Session(graph=graph)
         session.run(v1.global_variables_initializer())
     return GraphModel(graph, session, x, y, logits, prediction, accuracy, loss, train_op)
@@ -168,7 +174,7 @@ def build(
 
 def initial_weights(create_model: Callable, seed: int = SEED) -> dict[tuple, np.ndarray]:
     """The freshly initialised trainable weights of `create_model`'s graph, keyed by shape."""
-    model = build(create_model, seed=seed)
+    model = build(create_model, seed=seed, for_training=False)
     try:
         return {tuple(value.shape): value for value in model.trainable_values().values()}
     finally:
@@ -219,11 +225,13 @@ def train(
         except ModelError:
             model.close()
             raise
+    # Keyed on the graph itself (ops, shapes, initialiser seeds) and the starting
+    # weights, not on source text: editing save() must not force retraining.
     key = cache.make_key(
-        *(start_from[shape].tobytes() for shape in sorted(start_from or {})),
-        code_identity(create_model),
+        model.graph.as_graph_def().SerializeToString(deterministic=True),
+        *(value.tobytes() for value in model.trainable_values().values()),
         Path(__file__).read_bytes(),
-        *(np.ascontiguousarray(array).tobytes() for array in data),
+        data_digest(data),
         epochs,
         batch_size,
         learning_rate,
@@ -277,6 +285,21 @@ def train(
     return model
 
 
+_digests: dict[tuple, str] = {}
+
+
+def data_digest(data) -> str:
+    """A digest of the data arrays; remembered for read-only arrays (the shared bundled digits)."""
+    frozen = all(not array.flags.writeable for array in data)
+    ids = tuple(id(array) for array in data)
+    if frozen and ids in _digests:
+        return _digests[ids]
+    digest = cache.make_key(*(np.ascontiguousarray(array).tobytes() for array in data))
+    if frozen:
+        _digests[ids] = digest
+    return digest
+
+
 def count_parameters(model: GraphModel) -> int:
     return int(sum(np.prod(value.shape) for value in model.trainable_values().values()))
 
@@ -288,14 +311,3 @@ def format_epoch(record: dict) -> str:
         train=100 * record["train_accuracy"],
         test=100 * record["test_accuracy"],
     )
-
-
-def code_identity(function: Callable) -> bytes:
-    """The source of the module defining `function` (helpers included), else its bytecode."""
-    target = inspect.unwrap(function)
-    module = sys.modules.get(getattr(target, "__module__", ""), None)
-    try:
-        return inspect.getsource(module).encode() if module else inspect.getsource(target).encode()
-    except (OSError, TypeError):
-        code = getattr(target, "__code__", None)
-        return code.co_code + repr(code.co_consts).encode() if code else repr(target).encode()

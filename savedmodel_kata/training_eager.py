@@ -9,6 +9,7 @@ file, the data and the hyper-parameters.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from savedmodel_kata import cache
-from savedmodel_kata.training import BATCH_SIZE, EPOCHS, LEARNING_RATE, SEED, ModelError, code_identity
+from savedmodel_kata.training import BATCH_SIZE, EPOCHS, LEARNING_RATE, SEED, ModelError, data_digest
 from savedmodel_kata.tf_setup import import_tensorflow
 
 
@@ -66,7 +67,6 @@ def train(
     model,
     data,
     *,
-    code: Callable,
     epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
     learning_rate: float = LEARNING_RATE,
@@ -75,21 +75,19 @@ def train(
     on_epoch: Callable[[dict], None] | None = None,
     use_cache: bool = True,
 ) -> dict:
-    """Train `model` in place (a tf.Module or a Keras model); return stats like training.train's.
-
-    `code` is the function that made the model (its module's source keys the cache).
-    """
+    """Train `model` in place (a tf.Module or a Keras model); return stats like training.train's."""
     tf = import_tensorflow()
     train_images, train_labels, test_images, test_labels = data
     if start_from is not None:
         assign_by_shape(model, start_from)
     keras_model = _is_keras(model)
+    # Keyed on what the model computes and its starting weights, not on source
+    # text: editing save() must not force retraining.
     key = cache.make_key(
-        "keras" if keras_model else "module",
-        code_identity(code),
+        _forward_identity(model, keras_model),
+        *(np.array(v).tobytes() for v in model.trainable_variables),
         Path(__file__).read_bytes(),
-        *(start_from[shape].tobytes() for shape in sorted(start_from or {})),
-        *(np.ascontiguousarray(array).tobytes() for array in data),
+        data_digest(data),
         epochs,
         batch_size,
         learning_rate,
@@ -138,6 +136,24 @@ def train(
     if use_cache:
         cache.store(key, _state(model, keras_model), stats)
     return stats
+
+
+def _forward_identity(model, keras_model: bool) -> bytes:
+    """The forward pass, as a Keras config or as the traced graph of __call__."""
+    tf = import_tensorflow()
+    if keras_model:
+        # Layer names count up within a process (conv2d, conv2d_1, ...): leave them out.
+        return json.dumps(_without_names(json.loads(model.to_json())), sort_keys=True).encode()
+    traced = tf.function(model.__call__).get_concrete_function(tf.TensorSpec([None, 28, 28, 1], tf.float32))
+    return traced.graph.as_graph_def().SerializeToString(deterministic=True)
+
+
+def _without_names(config):
+    if isinstance(config, dict):
+        return {key: _without_names(value) for key, value in config.items() if key != "name"}
+    if isinstance(config, list):
+        return [_without_names(value) for value in config]
+    return config
 
 
 def _is_keras(model) -> bool:

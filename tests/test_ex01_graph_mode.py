@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from savedmodel_kata import training
 from savedmodel_kata.testing import (
+    examples,
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
@@ -107,7 +108,7 @@ def trained_values(reference_model):
 
 def trained_copy(reference, trained_values) -> training.GraphModel:
     """A private copy of the trained model, so student code cannot change the shared one."""
-    model = training.build(reference.create_model)
+    model = training.build(reference.create_model, for_training=False)
     model.restore(trained_values)
     return model
 
@@ -160,7 +161,7 @@ def test_create_model_returns_a_logits_tensor(student_graph):
 
 
 @pytest.mark.function("create_model")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(batch_size=st.integers(min_value=1, max_value=64))
 @example(batch_size=1)
 @example(batch_size=33)
@@ -201,7 +202,7 @@ def test_create_model_returns_logits_not_probabilities(student_graph):
 
 @pytest.mark.function("create_model")
 def test_create_model_computes_the_tutorials_function(student, reference_model, reference_probabilities, mnist):
-    model = training.build(student.create_model)
+    model = training.build(student.create_model, for_training=False)
     try:
         try:
             model.assign_by_shape({tuple(v.shape): v for v in reference_model.trainable_values().values()})
@@ -393,7 +394,7 @@ tensor_names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,11}", fullmatch=True)
 
 @pytest.mark.function("load_signature_tensors")
 # Shrinking four names teaches nothing and rebuilds a model each try: no shrink phase.
-@settings(max_examples=4, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@settings(max_examples=examples(4), phases=(Phase.explicit, Phase.reuse, Phase.generate))
 @given(names=st.lists(tensor_names, min_size=4, max_size=4, unique_by=str.lower))
 @example(names=["features", "labels", "probabilities", "score"])
 def test_load_finds_tensors_through_the_signature_not_their_names(
@@ -401,7 +402,7 @@ def test_load_finds_tensors_through_the_signature_not_their_names(
 ):
     # An exporter may name its tensors anything: the signature keys stay the same.
     renamed = dict(zip(("input", "output", "prediction", "accuracy"), names))
-    model = training.build(reference.create_model, names=renamed)
+    model = training.build(reference.create_model, names=renamed, for_training=False)
     try:
         model.restore(reference_model.variable_values())
         export_dir = export_with(reference.save, model, new_export_dir(tmp_path_factory))
@@ -472,7 +473,7 @@ def test_evaluate_equals_the_accuracy_before_save(student, reference, reference_
 
 
 @pytest.mark.function("evaluate")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=[0])  # a single digit
 @example(rows=list(range(0, 2000, 7)))  # 286 digits: more than any fixed slice

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from savedmodel_kata import training_eager
 from savedmodel_kata.testing import (
+    examples,
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
@@ -63,7 +64,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def reference_trained(reference, mnist) -> Trained:
     model = training_eager.make_model(reference.create_model)
-    return Trained(model, training_eager.train(model, mnist, code=reference.create_model))
+    return Trained(model, training_eager.train(model, mnist))
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +161,7 @@ def test_create_model_returns_a_tf_module(student_model):
 
 
 @pytest.mark.function("create_model")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(batch_size=st.integers(min_value=1, max_value=64))
 @example(batch_size=1)
 @example(batch_size=33)
@@ -227,7 +228,7 @@ def train_student_from_reference_start(student, reference, mnist, memo) -> Train
     def train():
         start = training_eager.weights_by_shape(training_eager.make_model(reference.create_model))
         model = training_eager.make_model(student.create_model)
-        return Trained(model, training_eager.train(model, mnist, code=student.create_model, start_from=start))
+        return Trained(model, training_eager.train(model, mnist, start_from=start))
 
     return memo.remember("student_trained", train)
 
@@ -313,7 +314,7 @@ def test_save_reload_gives_the_same_probabilities_and_accuracy(student_export, b
 
 
 @pytest.mark.function("save")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(batch_size=st.integers(min_value=1, max_value=50))
 @example(batch_size=1)
 @example(batch_size=7)
@@ -403,7 +404,7 @@ def test_evaluate_equals_the_accuracy_before_save(student, reference, reference_
 
 
 @pytest.mark.function("evaluate")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=[0])
 @example(rows=list(range(0, 2000, 7)))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from savedmodel_kata import training_eager
 from savedmodel_kata.testing import (
+    examples,
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
@@ -45,7 +46,7 @@ ENDPOINTS = {
 def reference_keras_file(reference, mnist, tmp_path_factory):
     """The trained reference, compiled, saved with its optimizer state."""
     model = training_eager.make_model(reference.create_model)
-    stats = training_eager.train(model, mnist, code=reference.create_model)
+    stats = training_eager.train(model, mnist)
     path = tmp_path_factory.mktemp("reference") / "trained.keras"
     model.save(path)
     return path, stats
@@ -112,7 +113,7 @@ def test_create_model_returns_a_keras_model(student_model):
 
 
 @pytest.mark.function("create_model")
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(batch_size=st.integers(min_value=1, max_value=64))
 @example(batch_size=1)
 @example(batch_size=33)
@@ -157,7 +158,7 @@ def test_create_model_trains_like_the_reference(student, reference, reference_ke
     def train():
         start = training_eager.weights_by_shape(training_eager.make_model(reference.create_model))
         model = training_eager.make_model(student.create_model)
-        return model, training_eager.train(model, mnist, code=student.create_model, start_from=start)
+        return model, training_eager.train(model, mnist, start_from=start)
 
     try:
         _, stats = memo.remember("student_trained", train)
@@ -287,7 +288,7 @@ def test_evaluate_returns_the_accuracy_before_save(student, reference, reference
 
 
 @pytest.mark.function("evaluate")
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=[0])
 @example(rows=list(range(0, 2000, 7)))
@@ -308,7 +309,7 @@ def test_end_to_end_with_all_your_functions(student, reference, mnist, memo, tmp
     def train():
         start = training_eager.weights_by_shape(training_eager.make_model(reference.create_model))
         model = training_eager.make_model(student.create_model)
-        return model, training_eager.train(model, mnist, code=student.create_model, start_from=start)
+        return model, training_eager.train(model, mnist, start_from=start)
 
     try:
         model, _ = memo.remember("student_trained", train)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from savedmodel_kata import catalogue, targets, training, training_eager
 from savedmodel_kata.testing import (
+    examples,
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
     describe_check,
@@ -61,7 +62,7 @@ def trained_values(reference_model):
 @pytest.fixture(scope="module")
 def trained_copy(reference, trained_values):
     def copy():
-        model = training.build(reference.create_model)
+        model = training.build(reference.create_model, for_training=False)
         model.restore(trained_values)
         return model
 
@@ -117,7 +118,7 @@ def tf2_output(export_dir, key, output, **inputs):
 
 @pytest.mark.function("create_model")
 def test_create_model_builds_the_tutorials_layers(student):
-    model = training.build(student.create_model)
+    model = training.build(student.create_model, for_training=False)
     try:
         with model.graph.as_default():
             variables = v1.trainable_variables()
@@ -130,7 +131,7 @@ def test_create_model_builds_the_tutorials_layers(student):
 @pytest.mark.function("create_model")
 def test_create_model_computes_the_tutorials_function(student, reference_model, before_save, mnist):
     try:
-        model = training.build(student.create_model)
+        model = training.build(student.create_model, for_training=False)
     except training.ModelError as error:
         pytest.fail(f"{error}.", pytrace=False)
     try:
@@ -327,7 +328,7 @@ def test_evaluate_returns_the_accuracy_before_save(student, reference, reference
 
 
 @pytest.mark.function("evaluate")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=[0])
 @example(rows=list(range(0, 2000, 7)))
