@@ -122,6 +122,32 @@ def bench_exercises() -> None:
     report("peak memory of this process (RSS)", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
 
 
+def bench_watch() -> None:
+    """`kata watch`'s feedback: one exercise's tests rerun in this process after a save."""
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.student_commands import check_once
+
+    workspace = Path(tempfile.mkdtemp(prefix="kata-bench-watch-"))
+    try:
+        for name in ("solutions", "tests", "conftest.py"):
+            (workspace / name).symlink_to(ROOT / name)
+        (workspace / "pytest.ini").write_text("[pytest]\n")
+        (workspace / "exercises").mkdir()
+        for exercise in catalogue.exercises():
+            source = (ROOT / "solutions" / exercise.file_name).read_text()
+            student = workspace / "exercises" / exercise.file_name
+            student.write_text(source)
+            check_once(workspace, exercise)  # warm: caches and first traces
+            report(f"watch {exercise.id}: rerun after a save, all tests pass (median)",
+                   statistics.median(check_once(workspace, exercise)[2] for _ in range(3)), "s")
+            if exercise.number == 1:
+                student.write_text(source.replace("    return float(value)", "    return 100 * float(value)"))
+                report("watch ex01: rerun after a save, evaluate wrong (median)",
+                       statistics.median(check_once(workspace, exercise)[2] for _ in range(3)), "s")
+    finally:
+        shutil.rmtree(workspace)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the pytest runs")
@@ -131,6 +157,7 @@ def main() -> None:
     if not args.quick:
         bench_pytest()
     bench_exercises()
+    bench_watch()
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def run_tests(
     arguments = [str(root / "exercises" / e.file_name) for e in exercises]
     # pytest's unraisable-exception plugin runs gc.collect() five times at exit: 0.8 s
     # with TensorFlow's heap, on every rerun of `kata watch`.
-    arguments += ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-q", "--rootdir", str(root)]
+    arguments += ["-p", "savedmodel_kata.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:unraisableexception"]
+    arguments += ["-q", "--rootdir", str(root)]
     arguments += ["--hypothesis-profile", profile]
     if first_failure_only:
         arguments.append("-x")

@@ -67,8 +67,9 @@ def show_summary(summary: progress.Summary) -> None:
             f"{state.earned}/{state.points}" if state.points else "",
         )
     console.print(table)
-    console.print(ProgressBar(total=max(summary.points, 1), completed=summary.earned, width=50))
-    console.print(f"{summary.earned} of {summary.points} points")
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=max(summary.points, 1), completed=summary.earned, width=40), f"{summary.earned} of {summary.points} points")
+    console.print(bar)
     step = summary.next_step()
     if step is None:
         console.print("[green]Every exercise passes. Well done.[/green]")

@@ -1,0 +1,77 @@
+"""The runner's commands for students: status, watch's check, reset, solution."""
+
+from __future__ import annotations
+
+import shutil
+
+from savedmodel_kata import catalogue, cli, progress
+from savedmodel_kata.student_commands import BACKUP_FOLDER, check_once
+
+EXERCISE = catalogue.by_number(1)
+
+
+def result(function, passed, message=""):
+    return progress.TestResult(f"exercises/x.py::test_{function}", EXERCISE.id, function, passed, message)
+
+
+def test_summary_tells_not_started_failing_and_passing_apart_and_points_to_the_next_step():
+    results = [
+        result("create_model", True),
+        result("create_model", True),
+        result("save", False, "save() is not implemented yet."),
+        result("load_signature_tensors", True),
+        result("load_signature_tensors", False, "expected a dict"),
+        result("evaluate", False, "evaluate() is not implemented yet."),
+    ]
+    summary = progress.summarise(results, [EXERCISE])
+    states = {state.function: state.state for state in summary.functions}
+    assert states == {
+        "create_model": progress.PASSING,
+        "save": progress.NOT_STARTED,
+        "load_signature_tensors": progress.FAILING,
+        "evaluate": progress.NOT_STARTED,
+    }
+    assert summary.earned == EXERCISE.function("create_model").points
+    assert summary.points == EXERCISE.points
+    assert summary.next_step().function == "save"
+
+
+def test_reset_restores_the_stub_and_keeps_the_students_version(kata_copy, capsys):
+    student_file = kata_copy / "exercises" / EXERCISE.file_name
+    stub = student_file.read_text()
+    student_file.write_text(stub + "\n# my work in progress\n")
+    assert cli.main(["reset", "1"]) == 0
+    assert student_file.read_text() == stub
+    (backup,) = (kata_copy / "exercises" / BACKUP_FOLDER).iterdir()
+    assert backup.read_text().endswith("# my work in progress\n")
+    assert str(backup.relative_to(kata_copy)) in capsys.readouterr().out
+    assert cli.main(["reset", "1"]) == 0  # already the stub: nothing to keep
+    assert len(list((kata_copy / "exercises" / BACKUP_FOLDER).iterdir())) == 1
+    assert "already the stub" in capsys.readouterr().out
+
+
+def test_reset_all_backs_up_every_changed_exercise(kata_copy):
+    for exercise in catalogue.exercises():
+        path = kata_copy / "exercises" / exercise.file_name
+        path.write_text(path.read_text() + "# edited\n")
+    assert cli.main(["reset", "--all"]) == 0
+    assert len(list((kata_copy / "exercises" / BACKUP_FOLDER).iterdir())) == len(catalogue.exercises())
+
+
+def test_solution_stays_closed_until_the_exercise_passes(kata_copy, capsys):
+    assert cli.main(["solution", "1"]) == 1
+    assert "opens once your exercise 1 passes" in capsys.readouterr().out
+    shutil.copy(kata_copy / "solutions" / EXERCISE.file_name, kata_copy / "exercises" / EXERCISE.file_name)
+    assert cli.main(["solution", "1"]) == 0
+    assert "def load_signature_tensors" in capsys.readouterr().out
+
+
+def test_watch_check_reports_the_first_failures_lesson(kata_copy):
+    source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(source.replace("    return float(value)", "    return 100 * float(value)"))
+    passed, text, seconds = check_once(kata_copy, EXERCISE)
+    assert not passed
+    assert text.startswith("test_evaluate_returns_a_fraction") and "drop the * 100" in text
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(source)
+    passed, text, _ = check_once(kata_copy, EXERCISE)
+    assert passed and text.startswith("all ")
