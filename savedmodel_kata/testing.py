@@ -30,6 +30,21 @@ def examples(count: int) -> int:
     return min(count, settings.default.max_examples)
 
 
+# Subsets of the 2,000 test digits for evaluate's property test: one digit,
+# and 286 spread over the set (more than any fixed slice a mistake might take).
+SUBSET_EXAMPLES = ([0], list(range(0, 2000, 7)))
+
+
+def check_counts_correct(accuracy, probabilities, labels) -> None:
+    """Assert that `accuracy` is the share of rows whose most likely digit is the label."""
+    correct = int(np.sum(np.argmax(probabilities, axis=1) == labels))
+    assert isinstance(accuracy, float) and abs(accuracy * len(labels) - correct) < 1e-3, (
+        f"on {len(labels)} digits of which the model gets {correct} right, evaluate returned {accuracy!r}; "
+        f"expected {correct}/{len(labels)} = {correct / len(labels)!r}. Is every image given counted, and "
+        "are the labels in the same order as the images?"
+    )
+
+
 def read_saved_model(export_dir: Path):
     """The SavedModel protocol buffer, read straight from saved_model.pb."""
     from tensorflow.core.protobuf import saved_model_pb2
