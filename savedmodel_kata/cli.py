@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     solution = commands.add_parser("solution", help="show the reference solution, once your exercise passes")
     solution.add_argument("number", type=int, help="exercise number")
 
+    grade = commands.add_parser("grade", help="grade exercises/ with a pristine harness; write the reports")
+    grade.add_argument("--submission", type=Path, default=None, help="the student's repository (default: this one)")
+    grade.add_argument("--out", type=Path, default=Path("grading-report"), help="folder for the reports (default: grading-report)")
+    grade.add_argument("--pristine", type=Path, default=None, help="a clean copy of the kata to take the harness from")
+    grade.add_argument("--manifest-sha256", default=None, help="refuse to grade unless grading-manifest.json has this digest")
+    grade.add_argument("--hidden-tests", type=Path, default=None, help="a folder of instructors' test_<module>*.py files")
+    grade.add_argument("--exercise", type=int, action="append", help="grade only this exercise (repeatable)")
+    grade.add_argument("--time-limit", type=int, default=600, help="seconds one exercise's tests may take (default 600)")
+
     train = commands.add_parser("train", help="train an exercise's model and export it as a SavedModel")
     _add_job_options(train)
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default 5, as the tutorial)")
@@ -79,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("train", "load"):
             return run_job(args)
+        if args.command == "grade":
+            return run_grade(args)
         from savedmodel_kata import student_commands
 
         return getattr(student_commands, args.command)(args)
@@ -87,6 +98,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def run_grade(args) -> int:
+    from savedmodel_kata import grading
+
+    submission = (args.submission or targets.find_root()).resolve()
+    try:
+        report = grading.grade(
+            submission,
+            pristine=args.pristine.resolve() if args.pristine else None,
+            manifest_sha256=args.manifest_sha256,
+            hidden_tests=args.hidden_tests,
+            time_limit=args.time_limit,
+            exercises=[catalogue.by_number(n) for n in args.exercise] if args.exercise else None,
+        )
+    except grading.GradingError as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 2
+    paths = grading.write_reports(report, args.out)
+    print(grading.summary_text(report), end="")
+    print(f"\nReports: {', '.join(str(p) for p in paths.values())} ({report.seconds:.0f} s)")
+    return 0
 
 
 def run_job(args) -> int:

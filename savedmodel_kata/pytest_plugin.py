@@ -104,12 +104,33 @@ class ExerciseTests(pytest.Module):
         # One module object per target: pytest registers a module's fixtures
         # once per object, so exercises/ and solutions/ in one run need two.
         # (Asserts are not rewritten here; every assert in tests/ carries its message.)
-        name = f"kata_tests_{self.target}.{self.test_path.stem}"
-        spec = importlib.util.spec_from_file_location(name, self.test_path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = _exec_module(f"kata_tests_{self.target}.{self.test_path.stem}", self.test_path)
+        for hidden_path in _hidden_test_files(self.test_path.stem):
+            _merge_hidden_tests(module, _exec_module(f"kata_hidden_{self.target}.{hidden_path.stem}", hidden_path))
         return module
+
+
+def _exec_module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _hidden_test_files(test_module: str) -> list[Path]:
+    """Instructors' hidden tests for this exercise: $KATA_HIDDEN_TESTS/test_<module>*.py."""
+    folder = os.environ.get("KATA_HIDDEN_TESTS")
+    return sorted(Path(folder).glob(f"{test_module}*.py")) if folder else []
+
+
+def _merge_hidden_tests(module, hidden) -> None:
+    """Hidden tests join the exercise's module as test_hidden_*, so they use its fixtures and count like the others."""
+    for name, value in vars(hidden).items():
+        if name.startswith("test_") and callable(value):
+            setattr(module, "test_hidden_" + name.removeprefix("test_"), value)
+        elif not name.startswith("__") and not hasattr(module, name):
+            setattr(module, name, value)
 
 
 def _exercise_tests(file_path: Path, parent) -> ExerciseTests | None:
