@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--hidden-tests", type=Path, default=None, help="a folder of instructors' test_<module>*.py files")
     grade.add_argument("--exercise", type=int, action="append", help="grade only this exercise (repeatable)")
     grade.add_argument("--time-limit", type=int, default=600, help="seconds one exercise's tests may take (default 600)")
+    grade.add_argument("--require-full", action="store_true", help="exit 1 unless every graded point is earned (for pass/fail graders)")
 
     train = commands.add_parser("train", help="train an exercise's model and export it as a SavedModel")
     _add_job_options(train)
@@ -119,7 +120,7 @@ def run_grade(args) -> int:
     paths = grading.write_reports(report, args.out)
     print(grading.summary_text(report), end="")
     print(f"\nReports: {', '.join(str(p) for p in paths.values())} ({report.seconds:.0f} s)")
-    return 0
+    return 1 if args.require_full and report.score < report.max_score else 0
 
 
 def run_job(args) -> int:

@@ -1,0 +1,169 @@
+"""Grading: scores, determinism, isolation, tampering, hidden tests, and the platforms' files.
+
+Most cases grade exercise 1 only (one worker process, about 8 s) to keep the
+suite quick; the crash case grades two exercises to show that one process
+dying costs only its own exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from savedmodel_kata import catalogue, classroom, gradescope, grading
+
+ROOT = Path(__file__).resolve().parents[2]
+EX1, EX2 = catalogue.by_number(1), catalogue.by_number(2)
+
+
+def make_submission(folder: Path, files: dict[str, str]) -> Path:
+    (folder / "exercises").mkdir(parents=True)
+    for exercise in catalogue.exercises():
+        source = files.get(exercise.file_name, (ROOT / "exercises" / exercise.file_name).read_text())
+        (folder / "exercises" / exercise.file_name).write_text(source)
+    return folder
+
+
+def solution(exercise) -> str:
+    return (ROOT / "solutions" / exercise.file_name).read_text()
+
+
+def grade(submission, exercises=(EX1,), **options) -> grading.Report:
+    return grading.grade(submission, pristine=ROOT, exercises=list(exercises), **options)
+
+
+def points(report, exercise) -> float:
+    return sum(f.score for f in report.functions if f.exercise == exercise)
+
+
+# --- manifest and platform files stay in step --------------------------------------
+
+
+def test_the_manifest_lists_every_harness_file_as_it_is():
+    manifest = json.loads((ROOT / grading.MANIFEST_FILE).read_text())
+    current = {path: grading._git_blob_id((ROOT / path).read_bytes()) for path in grading.harness_files(ROOT)}
+    assert manifest == current, (
+        "grading-manifest.json is out of date (a harness file changed): run "
+        "`python -m savedmodel_kata.grading --write-manifest`, then `python -m savedmodel_kata.classroom`"
+    )
+
+
+def test_classroom_files_are_made_from_the_catalogue():
+    for path, text in classroom.expected_files(ROOT).items():
+        assert (ROOT / path).read_text() == text, f"{path} drifted from the catalogue: run `python -m savedmodel_kata.classroom`"
+
+
+def test_classroom_steps_carry_everything_on_their_command_line():
+    import yaml
+
+    steps = yaml.safe_load((ROOT / classroom.WORKFLOW).read_text())["jobs"]["run-autograding-tests"]["steps"]
+    graders = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader")]
+    assert [s["with"]["max-score"] for s in graders] == [e.points for e in catalogue.exercises()]
+    for step in graders:
+        command = step["with"]["command"]
+        assert command.startswith("kata grade --exercise ") and "--manifest-sha256 " in command and "$" not in command
+
+
+# --- scores ----------------------------------------------------------------------
+
+
+def test_stubs_score_zero_and_solutions_full_marks(tmp_path):
+    stubs = grade(make_submission(tmp_path / "stubs", {}))
+    assert stubs.score == 0 and stubs.max_score == EX1.points
+    solved = grade(make_submission(tmp_path / "solved", {EX1.file_name: solution(EX1)}))
+    assert solved.score == solved.max_score == EX1.points
+    assert not solved.tampered and not solved.problems
+
+
+def test_the_same_code_gets_the_same_score_and_words(tmp_path):
+    half = solution(EX1).replace("    return float(value)", "    return 100 * float(value)")
+    submission = make_submission(tmp_path / "half", {EX1.file_name: half})
+    first, second = grade(submission), grade(submission)
+    assert 0 < first.score < first.max_score
+    assert grading.report_json(first) == grading.report_json(second)
+    assert grading.junit_xml(first) == grading.junit_xml(second)
+
+
+def test_a_submission_that_kills_its_process_loses_only_that_exercise(tmp_path):
+    crashing = solution(EX1).replace('    hidden = _conv_block("conv1", x, size=3, filters=8)', "    import os\n    os._exit(3)")
+    submission = make_submission(tmp_path / "crash", {EX1.file_name: crashing, EX2.file_name: solution(EX2)})
+    report = grade(submission, exercises=(EX1, EX2))
+    assert points(report, EX1) == 0
+    assert points(report, EX2) == EX2.points
+    assert any("exercise 1: the test process ended abruptly (exit code 3) in test_create_model" in p for p in report.problems)
+
+
+def test_edited_tests_and_harness_do_not_change_the_grade(tmp_path):
+    submission = make_submission(tmp_path / "cheat", {})
+    (submission / "tests").mkdir()
+    (submission / "tests" / EX1.test_file_name).write_text("def test_nothing():\n    pass\n")
+    (submission / "conftest.py").write_text("")
+    report = grade(submission)
+    assert report.score == 0
+    assert report.tampered == ["conftest.py", f"tests/{EX1.test_file_name}"]
+    assert "Tampering" in grading.summary_text(report)
+
+
+def test_hidden_tests_count_and_keep_their_messages_hidden(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_ex01_graph_mode_extra.py").write_text(
+        "import pytest\n\n\n"
+        '@pytest.mark.function("evaluate")\n'
+        "def test_evaluate_on_ten_digits(student, reference_loaded, mnist):\n"
+        "    session, tensors = reference_loaded()\n"
+        "    with session.graph.as_default():\n"
+        "        accuracy = student.evaluate(session, tensors, mnist[2][:10], mnist[3][:10])\n"
+        '    assert abs(accuracy * 10 - round(accuracy * 10)) < 1e-4, "SECRET expectation"\n'
+    )
+    solved = grade(make_submission(tmp_path / "solved", {EX1.file_name: solution(EX1)}), hidden_tests=hidden)
+    hidden_results = [t for t in solved.tests if t.hidden]
+    assert [t.name for t in hidden_results] == ["test_hidden_evaluate_on_ten_digits"] and hidden_results[0].passed
+    assert solved.score == EX1.points
+    percent = solution(EX1).replace("    return float(value)", "    return 100 * float(value) + 0.05")
+    failing = grade(make_submission(tmp_path / "failing", {EX1.file_name: percent}), hidden_tests=hidden)
+    assert not [t for t in failing.tests if t.hidden][0].passed
+    assert "SECRET" not in json.dumps(grading.gradescope_results(failing))
+
+
+# --- the pristine harness from git -------------------------------------------------
+
+
+def test_the_pristine_harness_is_rebuilt_from_git_objects(tmp_path):
+    changed = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    if any(line[3:] in grading.harness_files(ROOT) or line[3:] == grading.MANIFEST_FILE for line in changed.splitlines()):
+        pytest.skip("harness files have local changes: this check is about the committed manifest")
+    tampered = grading.build_workspace(ROOT, tmp_path, manifest_sha256=grading.manifest_digest(ROOT))
+    assert tampered == []
+    for path in grading.harness_files(ROOT):
+        assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes()
+    with pytest.raises(grading.GradingError, match="was changed"):
+        grading.build_workspace(ROOT, tmp_path / "again", manifest_sha256="0" * 64)
+
+
+# --- Gradescope ----------------------------------------------------------------------
+
+
+def test_gradescope_autograder_grades_a_fake_submission(tmp_path):
+    archive = gradescope.build(tmp_path / "autograder.zip", ROOT)
+    autograder = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(autograder)
+        names = opened.namelist()
+    assert {"setup.sh", "run_autograder", f"source/tests/{EX1.test_file_name}"} <= set(names)
+    (autograder / "submission").mkdir()
+    (autograder / "submission" / EX1.file_name).write_text(solution(EX1))  # only the file, as students upload it
+    environment = dict(os.environ, AUTOGRADER_ROOT=str(autograder), KATA_GRADE_ARGS="--exercise 1")
+    finished = subprocess.run(["bash", str(autograder / "run_autograder")], env=environment, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    assert results["score"] == EX1.points
+    assert {t["name"] for t in results["tests"]} >= {f"Exercise 1: {f.name}" for f in EX1.functions}
+    assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in results["tests"])
+    shutil.rmtree(autograder)
