@@ -132,8 +132,10 @@ def watch(args) -> int:
 
     class OnSave(FileSystemEventHandler):
         def on_modified(self, event):
-            if event.src_path.endswith(".py"):
-                saves.put(Path(event.src_path))
+            # Editors that save by renaming a temporary file report a move: its destination counts.
+            path = getattr(event, "dest_path", "") or event.src_path
+            if str(path).endswith(".py"):
+                saves.put(Path(path))
 
         on_created = on_moved = on_modified
 
