@@ -167,3 +167,18 @@ def test_gradescope_autograder_grades_a_fake_submission(tmp_path):
     assert {t["name"] for t in results["tests"]} >= {f"Exercise 1: {f.name}" for f in EX1.functions}
     assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in results["tests"])
     shutil.rmtree(autograder)
+
+
+def test_a_hang_and_a_memory_blow_up_cost_only_their_own_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATA_CALL_TIMEOUT", "3")  # the grader passes it on to its worker processes
+    hanging = solution(EX1).replace("    v1.saved_model.simple_save(", "    while True:\n        pass\n    v1.saved_model.simple_save(")
+    # 16 GiB of address space, over the grader's 12 GiB limit: refused at once, no memory touched.
+    greedy = solution(EX2).replace("    return DigitClassifier()", "    np.empty(16 * 1024**3, dtype=np.uint8)\n    return DigitClassifier()")
+    report = grade(make_submission(tmp_path / "bad", {EX1.file_name: hanging, EX2.file_name: greedy}), exercises=(EX1, EX2))
+    scores = {(f.exercise.number, f.function): f for f in report.functions}
+    assert scores[(1, "save")].score == 0 and "did not return within 3 s" in scores[(1, "save")].output
+    assert scores[(2, "create_model")].score == 0 and "MemoryError" in scores[(2, "create_model")].output
+    for (number, function), score in scores.items():
+        if (number, function) not in {(1, "save"), (2, "create_model"), (1, "end_to_end"), (2, "end_to_end")}:
+            assert score.score == score.max_score, f"exercise {number} {function} lost points: {score.output}"
+    assert not report.problems
