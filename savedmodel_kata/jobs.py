@@ -87,10 +87,12 @@ def _reload_signatures(code, export_dir) -> Reloaded:
     tf = import_tensorflow()
     serving_key = "serve" if code.exercise.kind == "keras" else "serving_default"
     serving = code.load_signature_tensors(str(export_dir), serving_key)
-    if code.exercise.kind == "keras":
-        predict = lambda images: np.asarray(serving["layer"](tf.constant(images))["prediction"])  # noqa: E731
-    else:
-        predict = lambda images: serving["function"](input=tf.constant(images))["prediction"].numpy()  # noqa: E731
+
+    def predict(images):
+        if code.exercise.kind == "keras":  # a TFSMLayer
+            return np.asarray(serving["layer"](tf.constant(images))["prediction"])
+        return serving["function"](input=tf.constant(images))["prediction"].numpy()
+
     evaluation = code.load_signature_tensors(str(export_dir), "evaluate")
     return Reloaded(predict=predict, evaluate=lambda images, labels: code.evaluate(evaluation, images, labels))
 
