@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from savedmodel_kata import catalogue
+from savedmodel_kata import catalogue, targets
 
 MANIFEST_FILE = "grading-manifest.json"
 HIDDEN_TESTS_FOLDER = Path("tests") / "hidden"
-HIDDEN_TESTS_ENVIRONMENT_VARIABLE = "KATA_HIDDEN_TESTS"
 EXERCISE_TIME_LIMIT_SECONDS = 600
 MEMORY_LIMIT_BYTES = 12 * 1024**3  # per exercise process; half this machine
 HARNESS_PATTERNS = (
@@ -193,7 +192,7 @@ def _run_exercise(workspace: Path, exercise: catalogue.Exercise, time_limit: int
     environment = dict(os.environ, PYTHONPATH=str(workspace), KATA_ROOT=str(workspace), PYTHONDONTWRITEBYTECODE="1")
     environment.pop("KATA_TARGET", None)
     if (workspace / HIDDEN_TESTS_FOLDER).is_dir():
-        environment[HIDDEN_TESTS_ENVIRONMENT_VARIABLE] = str(workspace / HIDDEN_TESTS_FOLDER)
+        environment[targets.HIDDEN_TESTS_ENVIRONMENT_VARIABLE] = str(workspace / HIDDEN_TESTS_FOLDER)
     command = [sys.executable, "-m", "savedmodel_kata.grade_worker", str(workspace), str(exercise.number), str(journal), str(basetemp)]
     problem = ""
     with open(workspace / f"output-{exercise.id}.log", "wb") as log:

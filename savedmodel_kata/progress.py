@@ -26,6 +26,7 @@ class TestResult:
     function: str
     passed: bool
     message: str
+    when: str = "call"  # "setup" for a test that errored before it ran
 
 
 @dataclass
@@ -57,9 +58,12 @@ class Summary:
 
 
 class _Collector:
+    """One TestResult a test; collection errors and failed teardowns in `errors`; pytest's exit code."""
+
     def __init__(self):
         self.results: list[TestResult] = []
         self.errors: list[str] = []
+        self.exit_code: int | None = None
 
     def pytest_runtest_logreport(self, report):
         properties = dict(report.user_properties)
@@ -71,8 +75,11 @@ class _Collector:
                     function=properties.get("function", ""),
                     passed=report.passed,
                     message=report.longreprtext if report.failed else "",
+                    when=report.when,
                 )
             )
+        elif report.failed:
+            self.errors.append(f"{report.nodeid} {report.when}: {report.longreprtext}")
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -80,9 +87,14 @@ class _Collector:
 
 
 def run_tests(
-    root: Path, exercises: list[catalogue.Exercise], *, first_failure_only: bool = False, profile: str = "kata-grading"
+    root: Path,
+    exercises: list[catalogue.Exercise],
+    *,
+    first_failure_only: bool = False,
+    profile: str = "kata-grading",
+    select: str | None = None,
 ) -> _Collector:
-    """Run the tests of `exercises` against exercises/, quietly, in this process."""
+    """Run the tests of `exercises` against exercises/, quietly, in this process (`select`: pytest's -k)."""
     import pytest
 
     collector = _Collector()
@@ -94,8 +106,10 @@ def run_tests(
     arguments += ["--hypothesis-profile", profile]
     if first_failure_only:
         arguments.append("-x")
+    if select:
+        arguments += ["-k", select]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(arguments, plugins=[collector])
+        collector.exit_code = int(pytest.main(arguments, plugins=[collector]))
     return collector
 
 

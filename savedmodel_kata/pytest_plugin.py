@@ -120,7 +120,7 @@ def _exec_module(name: str, path: Path):
 
 def _hidden_test_files(test_module: str) -> list[Path]:
     """Instructors' hidden tests for this exercise: $KATA_HIDDEN_TESTS/test_<module>*.py."""
-    folder = os.environ.get("KATA_HIDDEN_TESTS")
+    folder = os.environ.get(targets.HIDDEN_TESTS_ENVIRONMENT_VARIABLE)
     return sorted(Path(folder).glob(f"{test_module}*.py")) if folder else []
 
 

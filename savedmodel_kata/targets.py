@@ -19,6 +19,8 @@ from savedmodel_kata.tf_setup import import_tensorflow
 
 TARGETS = ("exercises", "solutions")
 ROOT_ENVIRONMENT_VARIABLE = "KATA_ROOT"
+# A folder of instructors' hidden tests, test_<module>*.py, merged into their exercise's tests.
+HIDDEN_TESTS_ENVIRONMENT_VARIABLE = "KATA_HIDDEN_TESTS"
 
 
 class TargetError(Exception):

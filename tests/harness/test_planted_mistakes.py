@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue
+from savedmodel_kata import catalogue, progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,22 +141,6 @@ MISTAKES = [
 ]
 
 
-class Reports:
-    def __init__(self):
-        self.failures: dict[str, str] = {}
-        self.problems: list[str] = []
-
-    def pytest_runtest_logreport(self, report):
-        if report.failed and report.when == "call":
-            self.failures[report.nodeid] = report.longreprtext
-        elif report.failed:
-            self.problems.append(f"{report.nodeid} {report.when}: {report.longreprtext[:500]}")
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.problems.append(f"collection: {report.longreprtext[:500]}")
-
-
 def plant(mistake: Mistake, workspace: Path) -> Path:
     """A kata root whose exercises/ holds the reference with the mistake planted."""
     for name in ("solutions", "tests"):
@@ -178,23 +162,20 @@ def test_every_listed_mistake_is_named_by_a_case():
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=str)
 def test_a_planted_mistake_fails_its_functions_tests_with_the_lesson(mistake, tmp_path, monkeypatch):
-    target = plant(mistake, tmp_path)
+    plant(mistake, tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KATA_ROOT", raising=False)
-    reports = Reports()
     prefix = "test_load" if mistake.function == "load_signature_tensors" else f"test_{mistake.function}"
-    exit_code = pytest.main(
-        [str(target), "--rootdir", str(tmp_path), "-p", "savedmodel_kata.pytest_plugin", "-q",
-         "--hypothesis-profile", "kata-grading", "-k", prefix],
-        plugins=[reports],
-    )
-    assert not reports.problems, "\n".join(reports.problems)
-    assert exit_code == pytest.ExitCode.TESTS_FAILED and reports.failures, (
+    collected = progress.run_tests(tmp_path, [catalogue.by_number(mistake.exercise)], select=prefix)
+    problems = collected.errors + [f"{r.nodeid} {r.when}: {r.message[:500]}" for r in collected.results if r.when != "call"]
+    assert not problems, "\n".join(problems)
+    failures = {r.nodeid: r.message for r in collected.results if not r.passed}
+    assert collected.exit_code == pytest.ExitCode.TESTS_FAILED and failures, (
         f"planting '{mistake}' in {mistake.function}() failed none of its tests: the suite cannot see it"
     )
-    teaching = [nodeid for nodeid, text in reports.failures.items() if mistake.message in text]
+    teaching = [nodeid for nodeid, text in failures.items() if mistake.message in text]
     assert teaching, (
-        f"planting '{mistake}' failed {sorted(reports.failures)}, but no report says {mistake.message!r}:\n\n"
-        + "\n\n".join(reports.failures.values())
+        f"planting '{mistake}' failed {sorted(failures)}, but no report says {mistake.message!r}:\n\n"
+        + "\n\n".join(failures.values())
     )
     shutil.rmtree(tmp_path / "exercises")
