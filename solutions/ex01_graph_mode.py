@@ -38,7 +38,9 @@ def _conv_block(name, inputs, size, filters):
     """Convolution (ReLU, 'SAME') then 2x2 max-pooling with stride 2."""
     with v1.variable_scope(name):
         kernel = v1.get_variable(
-            "kernel", [size, size, inputs.shape[-1], filters], initializer=v1.glorot_uniform_initializer()
+            "kernel",
+            [size, size, inputs.shape[-1], filters],
+            initializer=v1.glorot_uniform_initializer(),
         )
         bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer())
     activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") + bias)
@@ -47,7 +49,9 @@ def _conv_block(name, inputs, size, filters):
 
 def _dense(name, inputs, units, activation=None):
     with v1.variable_scope(name):
-        kernel = v1.get_variable("kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer())
+        kernel = v1.get_variable(
+            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer()
+        )
         bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())
     outputs = tf.matmul(inputs, kernel) + bias
     return activation(outputs) if activation else outputs
@@ -124,5 +128,7 @@ def evaluate(sess, tensors, images, labels):
     tensor on all N images: the exporter's own metric is the one to trust.
     """
     one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
-    value = sess.run(tensors["accuracy"], feed_dict={tensors["input"]: images, tensors["output"]: one_hot_labels})
+    value = sess.run(
+        tensors["accuracy"], feed_dict={tensors["input"]: images, tensors["output"]: one_hot_labels}
+    )
     return float(value)

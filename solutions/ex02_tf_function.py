@@ -47,10 +47,17 @@ class DigitClassifier(tf.Module):
 
     def __init__(self):
         super().__init__(name="digit_classifier")
-        layers = [("conv1", [3, 3, 1, 8]), ("conv2", [3, 3, 8, 16]), ("conv3", [1, 1, 16, 4]),
-                  ("dense1", [36, 32]), ("dense2", [32, NUM_CLASSES])]
+        layers = [
+            ("conv1", [3, 3, 1, 8]),
+            ("conv2", [3, 3, 8, 16]),
+            ("conv3", [1, 1, 16, 4]),
+            ("dense1", [36, 32]),
+            ("dense2", [32, NUM_CLASSES]),
+        ]
         for name, shape in layers:
-            setattr(self, f"{name}_kernel", tf.Variable(_glorot_uniform(shape), name=f"{name}/kernel"))
+            setattr(
+                self, f"{name}_kernel", tf.Variable(_glorot_uniform(shape), name=f"{name}/kernel")
+            )
             setattr(self, f"{name}_bias", tf.Variable(tf.zeros([shape[-1]]), name=f"{name}/bias"))
 
     def _conv_block(self, inputs, kernel, bias):
@@ -105,7 +112,9 @@ def save(model, export_dir):
         correct = tf.equal(tf.argmax(model(input), axis=1), label)
         return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}
 
-    tf.saved_model.save(model, export_dir, signatures={"serving_default": serve, "evaluate": evaluate})
+    tf.saved_model.save(
+        model, export_dir, signatures={"serving_default": serve, "evaluate": evaluate}
+    )
 
 
 # --- load_signature_tensors --------------------------------------------------

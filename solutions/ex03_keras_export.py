@@ -81,7 +81,9 @@ def save(model, export_dir, keras_file):
     archive.add_endpoint(
         "evaluate",
         lambda input, label: {
-            "accuracy": tf.reduce_mean(tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32))
+            "accuracy": tf.reduce_mean(
+                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32)
+            )
         },
         input_signature=[INPUT_SPEC, LABEL_SPEC],
     )
@@ -121,5 +123,7 @@ def evaluate(reloaded, images, labels):
     returned: call its layer on all the images, with the int64 labels as the
     keyword argument 'label', and read 'accuracy'.
     """
-    outputs = reloaded["layer"](tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64))
+    outputs = reloaded["layer"](
+        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)
+    )
     return float(outputs["accuracy"])

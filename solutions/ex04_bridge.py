@@ -42,7 +42,9 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 def _conv_block(name, inputs, size, filters):
     with v1.variable_scope(name):
         kernel = v1.get_variable(
-            "kernel", [size, size, inputs.shape[-1], filters], initializer=v1.glorot_uniform_initializer()
+            "kernel",
+            [size, size, inputs.shape[-1], filters],
+            initializer=v1.glorot_uniform_initializer(),
         )
         bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer())
     activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") + bias)
@@ -51,7 +53,9 @@ def _conv_block(name, inputs, size, filters):
 
 def _dense(name, inputs, units, activation=None):
     with v1.variable_scope(name):
-        kernel = v1.get_variable("kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer())
+        kernel = v1.get_variable(
+            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initializer()
+        )
         bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())
     outputs = tf.matmul(inputs, kernel) + bias
     return activation(outputs) if activation else outputs
@@ -152,5 +156,7 @@ def evaluate(signature, images, labels):
     the integer `labels` into one-hot float32 rows first.
     """
     one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
-    outputs = signature["function"](input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels))
+    outputs = signature["function"](
+        input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)
+    )
     return float(outputs["accuracy"])
