@@ -1,5 +1,5 @@
 import sys
 
-from savedmodel_kata.cli import main
+from savedmodel_kata.runner.cli import main
 
 sys.exit(main())

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import functools
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from savedmodel_kata.errors import CatalogueError
+from savedmodel_kata.kinds import KINDS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 
-# How the runner trains, exports and reloads an exercise's model (see jobs.py).
-KINDS = ("graph", "module", "keras", "bridge")
 # The four functions every exercise module defines, in the order students write them.
 EXERCISE_FUNCTIONS = ("create_model", "save", "load_signature_tensors", "evaluate")
+# What the end-to-end test grades: all four of the student's functions, chained.
+END_TO_END = "end_to_end"
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Exercise:
     kind: str
     title: str
     functions: tuple[Function, ...]
+    end_to_end_points: int = 0
 
     @property
     def file_name(self) -> str:
@@ -40,18 +49,20 @@ class Exercise:
         return f"test_{self.module}.py"
 
     @property
+    def graded_functions(self) -> tuple[Function, ...]:
+        """The four functions, then the end-to-end test as a fifth thing that earns points."""
+        return (*self.functions, Function(END_TO_END, self.end_to_end_points, ()))
+
+    @property
     def points(self) -> int:
-        return sum(function.points for function in self.functions)
+        return sum(function.points for function in self.graded_functions)
 
     def function(self, name: str) -> Function:
-        for function in self.functions:
+        for function in self.graded_functions:
             if function.name == name:
                 return function
-        raise KeyError(f"exercise {self.number} has no function {name!r}")
-
-
-class CatalogueError(ValueError):
-    """catalogue.toml is malformed; the message says which entry and why."""
+        known = ", ".join(f.name for f in self.functions)
+        raise CatalogueError(f"exercise {self.number} has no function {name!r}; it has {known}")
 
 
 def _parse(raw: dict) -> tuple[Exercise, ...]:
@@ -67,7 +78,10 @@ def _parse(raw: dict) -> tuple[Exercise, ...]:
                 f"exercise {entry['id']}: functions are {names}, expected {EXERCISE_FUNCTIONS}"
             )
         if entry.get("kind") not in KINDS:
-            raise CatalogueError(f"exercise {entry['id']}: kind is {entry.get('kind')!r}, expected one of {KINDS}")
+            raise CatalogueError(
+                f"exercise {entry['id']}: kind is {entry.get('kind')!r}, expected one of "
+                f"{', '.join(KINDS)}"
+            )
         exercises.append(
             Exercise(
                 number=int(entry["number"]),
@@ -76,6 +90,7 @@ def _parse(raw: dict) -> tuple[Exercise, ...]:
                 kind=entry["kind"],
                 title=entry["title"],
                 functions=functions,
+                end_to_end_points=int(entry.get("end_to_end_points", 0)),
             )
         )
     numbers = [exercise.number for exercise in exercises]
@@ -95,11 +110,18 @@ def by_number(number: int) -> Exercise:
         if exercise.number == number:
             return exercise
     known = ", ".join(str(e.number) for e in exercises())
-    raise LookupError(f"there is no exercise {number}; the kata has exercises {known}")
+    raise CatalogueError(f"there is no exercise {number}; the kata has exercises {known}")
+
+
+def by_id(exercise_id: str) -> Exercise:
+    for exercise in exercises():
+        if exercise.id == exercise_id:
+            return exercise
+    raise CatalogueError(f"no exercise has the id {exercise_id!r}")
 
 
 def by_module(module: str) -> Exercise:
     for exercise in exercises():
         if exercise.module == module:
             return exercise
-    raise LookupError(f"no exercise uses the module {module!r}")
+    raise CatalogueError(f"no exercise uses the module {module!r}")

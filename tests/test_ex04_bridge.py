@@ -15,22 +15,25 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from savedmodel_kata import catalogue, targets, training, training_eager
-from savedmodel_kata.testing import (
-    SUBSET_EXAMPLES,
-    check_counts_correct,
-    examples,
+from savedmodel_kata import catalogue, kinds
+from savedmodel_kata.code_under_test import import_exercise
+from savedmodel_kata.kinds.graph import one_hot
+from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
+    SUBSET_EXAMPLES,
+    check_counts_correct,
     describe_check,
-    export_with,
-    load_into_new_session,
-    new_export_dir,
+    digits_counted,
+    examples,
+    loaded_with,
+    opened,
     parameter_report,
     read_saved_model,
+    same_count,
     shape_of,
 )
-from savedmodel_kata.tf_setup import import_tensorflow
+from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
 v1 = tf.compat.v1
@@ -40,78 +43,31 @@ EXPECTED_SIGNATURES = {
     "serving_default": ({"input": [-1, 28, 28, 1]}, {"prediction": [-1, 10]}),
     "evaluate": ({"input": [-1, 28, 28, 1], "label": [-1, 10]}, {"accuracy": []}),
 }
+SESSION_KIND = kinds.named("graph")  # loading into a TF1 session, as exercise 1 does
 
 
-def one_hot(labels):
-    return np.eye(10, dtype=np.float32)[labels]
+# --- helpers -----------------------------------------------------------------
 
 
-# --- fixtures ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def reference_model(reference, mnist):
-    model = training.train(reference.create_model, mnist)
-    yield model
-    model.close()
+def in_session(load_signature_tensors, key):
+    """The bridge's TF1 branch, called the way exercise 1's loader is: (sess, export_dir)."""
+    return lambda sess, export_dir: load_signature_tensors(export_dir, key, session=sess)
 
 
 @pytest.fixture(scope="module")
-def trained_values(reference_model):
-    return reference_model.variable_values()
-
-
-@pytest.fixture(scope="module")
-def trained_copy(reference, trained_values):
-    def copy():
-        model = training.build(reference.create_model, for_training=False)
-        model.restore(trained_values)
-        return model
-
-    return copy
-
-
-@pytest.fixture(scope="module")
-def before_save(reference_model, mnist):
-    return reference_model.predict(mnist[2]), reference_model.accuracy_on(mnist[2], mnist[3])
-
-
-@pytest.fixture(scope="module")
-def reference_export(reference, trained_copy, tmp_path_factory):
-    model = trained_copy()
-    try:
-        return export_with(reference.save, model, new_export_dir(tmp_path_factory))
-    finally:
-        model.close()
-
-
-@pytest.fixture(scope="module")
-def student_export(student, trained_copy, memo, tmp_path_factory):
-    def export():
-        model = trained_copy()
-        try:
-            return export_with(student.save, model, new_export_dir(tmp_path_factory))
-        finally:
-            model.close()
-
-    return lambda: memo.remember("student_export", export)
-
-
-@pytest.fixture(scope="module")
-def tutorial_export(kata_root, trained_copy, tmp_path_factory):
+def tutorial_export(kata_root, kind, trained_copy, new_export_dir):
     """The trained model exported the tutorial's way (exercise 1's reference save)."""
-    tutorial = targets.import_exercise(kata_root, "solutions", catalogue.by_number(1))
-    model = trained_copy()
-    try:
-        return export_with(tutorial.save, model, new_export_dir(tmp_path_factory))
-    finally:
-        model.close()
+    tutorial = import_exercise(kata_root, "solutions", catalogue.by_number(1))
+    return kind.export(tutorial.save, trained_copy(), new_export_dir())
 
 
 def tf2_output(export_dir, key, output, **inputs):
     loaded = tf.saved_model.load(str(export_dir))
     if key not in loaded.signatures:
-        pytest.fail(f"the export has no signature {key!r} (it has {sorted(loaded.signatures)})", pytrace=False)
+        pytest.fail(
+            f"the export has no signature {key!r} (it has {sorted(loaded.signatures)})",
+            pytrace=False,
+        )
     return loaded.signatures[key](**{k: tf.constant(v) for k, v in inputs.items()})[output].numpy()
 
 
@@ -119,30 +75,21 @@ def tf2_output(export_dir, key, output, **inputs):
 
 
 @pytest.mark.function("create_model")
-def test_create_model_builds_the_tutorials_layers(student):
-    model = training.build(student.create_model, for_training=False)
-    try:
-        with model.graph.as_default():
-            variables = v1.trainable_variables()
-        problem = parameter_report([tuple(v.shape.as_list()) for v in variables], [v.name for v in variables])
-    finally:
-        model.close()
+def test_create_model_builds_the_tutorials_layers(student_model):
+    variables = student_model().variables(trainable_only=True)
+    problem = parameter_report(
+        [tuple(v.shape.as_list()) for v in variables], [v.name for v in variables]
+    )
     assert problem is None, f"create_model: {problem}"
 
 
 @pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(student, reference_model, before_save, mnist):
-    try:
-        model = training.build(student.create_model, for_training=False)
-    except training.ModelError as error:
-        pytest.fail(f"{error}.", pytrace=False)
-    try:
-        model.assign_by_shape({tuple(v.shape): v for v in reference_model.trainable_values().values()})
-        worst = float(np.max(np.abs(model.predict(mnist[2]) - before_save[0])))
-    except training.ModelError as error:
-        pytest.fail(f"{error}.", pytrace=False)
-    finally:
-        model.close()
+def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
+    with opened(kind, kind.new_model(student.create_model, for_training=False)) as model:
+        kind.assign(model, before_save.weights)
+        worst = float(
+            np.max(np.abs(kind.predict(model, mnist.test_images) - before_save.probabilities))
+        )
     assert worst <= ARCHITECTURE_TOLERANCE, (
         f"with the reference's weights, your model's probabilities differ by up to {worst:.3g}: "
         "bring exercise 1's create_model as it passed there"
@@ -158,14 +105,15 @@ def test_save_loads_in_tf2_where_the_tutorials_export_cannot(tutorial_export, st
     from tensorflow.python.ops.op_selector import UnliftableError
 
     with pytest.raises(UnliftableError, match="depends on a placeholder which is not an input"):
-        tf.saved_model.load(str(tutorial_export))
+        tf.saved_model.load(str(tutorial_export.directory))
     try:
-        tf.saved_model.load(str(student_export()))
+        tf.saved_model.load(str(student_export().directory))
     except UnliftableError as error:
         pytest.fail(
             f"tf.saved_model.load cannot load your export either: {str(error).splitlines()[0]}\n"
-            "Some output depends on a placeholder that is not an input of its signature: put 'accuracy' "
-            "in a signature whose inputs include 'label', and nothing but 'prediction' in serving_default.",
+            "Some output depends on a placeholder that is not an input of its signature: "
+            "put 'accuracy' in a signature whose inputs include 'label', "
+            "and nothing but 'prediction' in serving_default.",
             pytrace=False,
         )
 
@@ -173,42 +121,62 @@ def test_save_loads_in_tf2_where_the_tutorials_export_cannot(tutorial_export, st
 @pytest.mark.function("save")
 @pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
 def test_save_writes_signatures_whose_inputs_feed_their_outputs(student_export, key):
-    meta_graph = read_saved_model(student_export()).meta_graphs[0]
-    assert list(meta_graph.meta_info_def.tags) == [SERVE_TAG], f"tags are {list(meta_graph.meta_info_def.tags)}; expected ['serve']"
-    assert key in meta_graph.signature_def, f"the export has signatures {sorted(meta_graph.signature_def)}; expected {key!r}"
+    meta_graph = read_saved_model(student_export().directory).meta_graphs[0]
+    assert list(meta_graph.meta_info_def.tags) == [SERVE_TAG], (
+        f"tags are {list(meta_graph.meta_info_def.tags)}; expected ['serve']"
+    )
+    assert key in meta_graph.signature_def, (
+        f"the export has signatures {sorted(meta_graph.signature_def)}; expected {key!r}"
+    )
     signature = meta_graph.signature_def[key]
     inputs, outputs = EXPECTED_SIGNATURES[key]
-    found = ({k: shape_of(v) for k, v in signature.inputs.items()}, {k: shape_of(v) for k, v in signature.outputs.items()})
+    found = (
+        {k: shape_of(v) for k, v in signature.inputs.items()},
+        {k: shape_of(v) for k, v in signature.outputs.items()},
+    )
     assert found == (inputs, outputs), (
-        f"signature {key!r} maps inputs {found[0]} to outputs {found[1]}; expected {inputs} to {outputs} "
-        "(shapes as stored, -1 for any batch)"
+        f"signature {key!r} maps inputs {found[0]} to outputs {found[1]}; "
+        f"expected {inputs} to {outputs} (shapes as stored, -1 for any batch)"
     )
 
 
 @pytest.mark.function("save")
-def test_save_export_gives_the_same_results_in_both_worlds(student_export, reference, before_save, mnist):
-    probabilities, accuracy = before_save
-    tf2_probabilities = tf2_output(student_export(), "serving_default", "prediction", input=mnist[2])
-    assert np.max(np.abs(tf2_probabilities - probabilities)) <= PROBABILITY_TOLERANCE, (
+def test_save_export_gives_the_same_results_in_both_worlds(
+    student_export, reference, before_save, mnist
+):
+    directory = student_export().directory
+    images, labels = mnist.test_images, one_hot(mnist.test_labels)
+    tf2_probabilities = tf2_output(directory, "serving_default", "prediction", input=images)
+    assert np.max(np.abs(tf2_probabilities - before_save.probabilities)) <= PROBABILITY_TOLERANCE, (
         "through tf.saved_model.load, 'prediction' gives other probabilities than before save"
     )
-    tf2_accuracy = float(tf2_output(student_export(), "evaluate", "accuracy", input=mnist[2], label=one_hot(mnist[3])))
-    assert tf2_accuracy == accuracy, f"through tf.saved_model.load, 'accuracy' is {tf2_accuracy!r}; before save {accuracy!r}"
-    session = v1.Session(graph=tf.Graph())
-    with session, session.graph.as_default():
-        tensors = reference.load_signature_tensors(str(student_export()), "evaluate", session=session)
-        tf1_accuracy = float(session.run(tensors["accuracy"], {tensors["input"]: mnist[2], tensors["label"]: one_hot(mnist[3])}))
-    assert tf1_accuracy == accuracy, f"through the TF1 loader, 'accuracy' is {tf1_accuracy!r}; before save {accuracy!r}"
+    tf2_accuracy = float(tf2_output(directory, "evaluate", "accuracy", input=images, label=labels))
+    assert same_count(tf2_accuracy, before_save.score), (
+        f"through tf.saved_model.load, 'accuracy' is {tf2_accuracy!r}; before save the model got "
+        f"{before_save.score}"
+    )
+    loader = in_session(reference.load_signature_tensors, "evaluate")
+    with loaded_with(SESSION_KIND, loader, directory, "evaluate") as loaded:
+        tensors = loaded.value
+        feed = {tensors["input"]: images, tensors["label"]: labels}
+        tf1_accuracy = float(loaded.session.run(tensors["accuracy"], feed))
+    assert same_count(tf1_accuracy, before_save.score), (
+        f"through the TF1 loader, 'accuracy' is {tf1_accuracy!r}; before save the model got "
+        f"{before_save.score}"
+    )
 
 
 @pytest.mark.function("save")
-def test_save_exports_the_trained_weights(student_export, reference_model, trained_values):
-    checkpoint = tf.train.load_checkpoint(str(student_export() / "variables" / "variables"))
-    for name in reference_model.trainable_values():
+def test_save_exports_the_trained_weights(student_export, reference_trained, trained_snapshot):
+    checkpoint = tf.train.load_checkpoint(
+        str(student_export().directory / "variables" / "variables")
+    )
+    for name in reference_trained.model.values(trainable_only=True):
         key = name.removesuffix(":0")
         assert checkpoint.has_tensor(key), f"the exported variables have no {key!r}"
-        assert np.array_equal(checkpoint.get_tensor(key), trained_values[name]), (
-            f"the exported {key!r} differs from the trained value: do not initialise anything in save()"
+        assert np.array_equal(checkpoint.get_tensor(key), trained_snapshot[name]), (
+            f"the exported {key!r} differs from the trained value: "
+            "do not initialise anything in save()"
         )
 
 
@@ -218,92 +186,120 @@ def test_save_exports_the_trained_weights(student_export, reference_model, train
 @pytest.mark.function("load_signature_tensors")
 @pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
 def test_load_in_tf2_describes_a_tf1_export(student, reference_export, key):
-    description = student.load_signature_tensors(str(reference_export), key)
+    description = student.load_signature_tensors(str(reference_export.directory), key)
     describe_check(description, key)
     inputs, outputs = EXPECTED_SIGNATURES[key]
     for side, expected in (("inputs", inputs), ("outputs", outputs)):
         found = {name: spec.shape.as_list() for name, spec in description[side].items()}
         wanted = {name: [None if d == -1 else d for d in shape] for name, shape in expected.items()}
-        assert found == wanted, f"signature {key!r}: your {side} are {found}; the export says {wanted}"
-
-
-@pytest.mark.function("load_signature_tensors")
-def test_load_in_tf2_function_gives_the_trained_probabilities(student, reference_export, before_save, mnist):
-    description = student.load_signature_tensors(str(reference_export), "serving_default")
-    describe_check(description, "serving_default")
-    probabilities = description["function"](input=tf.constant(mnist[2]))["prediction"].numpy()
-    assert np.max(np.abs(probabilities - before_save[0])) <= PROBABILITY_TOLERANCE
-
-
-@pytest.mark.function("load_signature_tensors")
-def test_load_in_a_session_returns_the_signatures_tensors(student, reference_export, before_save, mnist):
-    session, tensors = load_into_new_session(
-        lambda sess, export_dir: student.load_signature_tensors(export_dir, "serving_default", session=sess),
-        reference_export,
-    )
-    with session:
-        assert isinstance(tensors, dict) and set(tensors) == {"input", "prediction"}, (
-            f"with a session, load_signature_tensors returned {tensors!r}; expected {{'input': tensor, "
-            "'prediction': tensor}} of the session's graph"
+        assert found == wanted, (
+            f"signature {key!r}: your {side} are {found}; the export says {wanted}"
         )
-        probabilities = session.run(tensors["prediction"], {tensors["input"]: mnist[2]})
-    assert np.max(np.abs(probabilities - before_save[0])) <= PROBABILITY_TOLERANCE
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_in_tf2_function_gives_the_trained_probabilities(
+    student, reference_export, before_save, mnist
+):
+    description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
+    describe_check(description, "serving_default")
+    probabilities = description["function"](input=tf.constant(mnist.test_images))["prediction"]
+    worst = float(np.max(np.abs(probabilities.numpy() - before_save.probabilities)))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"the function you returned predicts other probabilities (by up to {worst:.3g}): return "
+        "loaded.signatures[signature_key] itself"
+    )
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_in_a_session_returns_the_signatures_tensors(
+    student, reference_export, before_save, mnist
+):
+    loader = in_session(student.load_signature_tensors, "serving_default")
+    with loaded_with(SESSION_KIND, loader, reference_export.directory, "serving_default") as loaded:
+        tensors = loaded.value
+        assert isinstance(tensors, dict) and set(tensors) == {"input", "prediction"}, (
+            f"with a session, load_signature_tensors returned {tensors!r}; expected "
+            "{'input': tensor, 'prediction': tensor} of the session's graph"
+        )
+        probabilities = SESSION_KIND.predict_loaded(loaded, mnist.test_images)
+    worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"through the tensors you returned, 'prediction' differs from before save by up to "
+        f"{worst:.3g}: look each tensor up by its signature's name"
+    )
 
 
 @pytest.fixture(scope="module")
-def tf2_module_export(kata_root, tmp_path_factory):
+def tf2_module_export(kata_root, new_export_dir):
     """Exercise 2's reference model (untrained: only parity matters) and its TF2 export."""
-    exercise_2 = targets.import_exercise(kata_root, "solutions", catalogue.by_number(2))
-    model = training_eager.make_model(exercise_2.create_model)
-    export_dir = new_export_dir(tmp_path_factory)
-    exercise_2.save(model, str(export_dir))
-    return model, export_dir
+    exercise_2 = catalogue.by_number(2)
+    module_kind = kinds.for_exercise(exercise_2)
+    code = import_exercise(kata_root, "solutions", exercise_2)
+    model = module_kind.new_model(code.create_model)
+    return model, module_kind.export(code.save, model, new_export_dir()).directory
 
 
 @pytest.mark.function("load_signature_tensors")
 def test_load_in_a_session_reads_a_tf2_module_export(student, tf2_module_export, mnist):
     model, export_dir = tf2_module_export
-    session, tensors = load_into_new_session(
-        lambda sess, directory: student.load_signature_tensors(directory, "serving_default", session=sess), export_dir
-    )
-    with session:
-        probabilities = session.run(tensors["prediction"], {tensors["input"]: mnist[2][:100]})
-    expected = training_eager.probabilities(model, mnist[2][:100])
+    images = mnist.test_images[:100]
+    loader = in_session(student.load_signature_tensors, "serving_default")
+    with loaded_with(SESSION_KIND, loader, export_dir, "serving_default") as loaded:
+        probabilities = SESSION_KIND.predict_loaded(loaded, images)
+    expected = kinds.named("module").predict(model, images)
     assert np.max(np.abs(probabilities - expected)) <= PROBABILITY_TOLERANCE, (
-        "a tf.Module's TF2 export, read into a session with your loader, predicts other probabilities"
+        "a tf.Module's TF2 export, read into a session with your loader, "
+        "predicts other probabilities"
     )
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_in_a_session_reads_keras_model_export_but_not_a_plain_tf_saved_model_save(student, tmp_path_factory, mnist):
+def test_load_in_a_session_reads_keras_model_export_but_not_a_plain_tf_saved_model_save(
+    student, new_export_dir, mnist
+):
     import keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
     )
-    exported = new_export_dir(tmp_path_factory)
+    exported = new_export_dir()
     model.export(str(exported), verbose=False)
-    session, tensors = load_into_new_session(
-        lambda sess, directory: student.load_signature_tensors(directory, "serving_default", session=sess), exported
-    )
     signature = read_saved_model(exported).meta_graphs[0].signature_def["serving_default"]
     (input_key,), (output_key,) = signature.inputs, signature.outputs  # Keras names them itself
-    with session:
+    images = mnist.test_images[:50]
+    loader = in_session(student.load_signature_tensors, "serving_default")
+    with loaded_with(SESSION_KIND, loader, exported, "serving_default") as loaded:
+        tensors = loaded.value
         assert isinstance(tensors, dict) and {input_key, output_key} <= set(tensors), (
-            f"with a session, load_signature_tensors returned {tensors!r} for a Keras export whose signature "
-            f"maps {input_key!r} to {output_key!r}: take the keys from the signature"
+            f"with a session, load_signature_tensors returned {tensors!r} for a Keras export "
+            f"whose signature maps {input_key!r} to {output_key!r}: take the keys from the "
+            "signature"
         )
-        probabilities = session.run(tensors[output_key], {tensors[input_key]: mnist[2][:50]})
-    assert np.max(np.abs(probabilities - np.asarray(model(mnist[2][:50])))) <= PROBABILITY_TOLERANCE
+        probabilities = loaded.session.run(tensors[output_key], {tensors[input_key]: images})
+    worst = float(np.max(np.abs(probabilities - np.asarray(model(images)))))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"a Keras model.export, read into a session with your loader, predicts other "
+        f"probabilities (by up to {worst:.3g})"
+    )
 
     # The pinned failing case: the same Keras 3 model through tf.saved_model.save.
-    plain = new_export_dir(tmp_path_factory)
+    plain = new_export_dir()
     tf.saved_model.save(model, str(plain))
     session = v1.Session(graph=tf.Graph())
     with session, session.graph.as_default():
-        tensors = v1.saved_model.loader.load(session, [SERVE_TAG], str(plain)).signature_def["serving_default"]
-        feed = {session.graph.get_tensor_by_name(info.name): mnist[2][:5] for info in tensors.inputs.values()}
+        tensors = v1.saved_model.loader.load(session, [SERVE_TAG], str(plain)).signature_def[
+            "serving_default"
+        ]
+        feed = {
+            session.graph.get_tensor_by_name(info.name): images[:5]
+            for info in tensors.inputs.values()
+        }
         fetch = [session.graph.get_tensor_by_name(info.name) for info in tensors.outputs.values()]
         with pytest.raises(tf.errors.FailedPreconditionError, match="Could not find variable"):
             session.run(fetch, feed)
@@ -312,20 +308,22 @@ def test_load_in_a_session_reads_keras_model_export_but_not_a_plain_tf_saved_mod
 # --- evaluate ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reference_signature(reference, reference_export):
-    return lambda: reference.load_signature_tensors(str(reference_export), "evaluate")
-
-
 @pytest.mark.function("evaluate")
-def test_evaluate_returns_the_accuracy_before_save(student, reference, reference_signature, before_save, mnist):
-    accuracy = student.evaluate(reference_signature(), mnist[2], mnist[3])
+def test_evaluate_returns_the_accuracy_before_save(
+    kind, student, reference, reference_loaded, before_save, mnist
+):
+    images, labels = mnist.test_images, mnist.test_labels
+    accuracy = kind.evaluate(student.evaluate, reference_loaded("evaluate"), images, labels)
     assert isinstance(accuracy, float) and 0.0 <= accuracy <= 1.0, (
         f"evaluate returned {accuracy!r}; expected a Python float in [0, 1]"
     )
-    assert accuracy == before_save[1] == reference.evaluate(reference_signature(), mnist[2], mnist[3]), (
-        f"evaluate returned {accuracy!r}; the model scored {before_save[1]!r} before save. The 'label' "
-        "input wants one-hot float32 rows."
+    by_reference = kind.evaluate(reference.evaluate, reference_loaded("evaluate"), images, labels)
+    assert same_count(accuracy, before_save.score) and same_count(
+        by_reference, before_save.score
+    ), (
+        f"evaluate returned {accuracy!r} ({digits_counted(accuracy, len(labels))} digits right); "
+        f"the model got {before_save.score} before save. The 'label' input wants one-hot float32 "
+        "rows."
     )
 
 
@@ -334,26 +332,30 @@ def test_evaluate_returns_the_accuracy_before_save(student, reference, reference
 @given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
 @example(rows=SUBSET_EXAMPLES[0])
 @example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(student, reference_signature, before_save, mnist, rows):
+def test_evaluate_counts_correct_predictions_on_any_subset(
+    kind, student, reference_loaded, before_save, mnist, rows
+):
     rows = np.array(rows)
-    accuracy = student.evaluate(reference_signature(), mnist[2][rows], mnist[3][rows])
-    check_counts_correct(accuracy, before_save[0][rows], mnist[3][rows])
+    loaded = reference_loaded("evaluate")
+    accuracy = kind.evaluate(
+        student.evaluate, loaded, mnist.test_images[rows], mnist.test_labels[rows]
+    )
+    check_counts_correct(accuracy, before_save.probabilities[rows], mnist.test_labels[rows])
 
 
 # --- all four together -------------------------------------------------------
 
 
 @pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(student, reference, mnist, memo, tmp_path_factory):
-    def train():
-        start = training.initial_weights(reference.create_model)
-        return training.train(student.create_model, mnist, start_from=start)
-
-    try:
-        model = memo.remember("student_trained", train)
-    except training.ModelError as error:
-        pytest.fail(f"{error}.", pytrace=False)
-    before = model.accuracy_on(mnist[2], mnist[3])
-    export_dir = export_with(student.save, model, new_export_dir(tmp_path_factory))
-    after = student.evaluate(student.load_signature_tensors(str(export_dir), "evaluate"), mnist[2], mnist[3])
-    assert after == before, f"your model scored {before!r} before save and {after!r} after: something was lost"
+def test_end_to_end_with_all_your_functions(kind, student, student_trained, mnist, new_export_dir):
+    trained = student_trained()
+    before = kind.score(trained.model, mnist.test_images, mnist.test_labels)
+    export = kind.export(student.save, trained.model, new_export_dir())
+    with loaded_with(
+        kind, student.load_signature_tensors, export.directory, kind.evaluate_key
+    ) as loaded:
+        after = kind.evaluate(student.evaluate, loaded, mnist.test_images, mnist.test_labels)
+    assert same_count(after, before), (
+        f"your model got {before} before save and {after!r} after your save, load and evaluate: "
+        "something was lost on the way; the per-function tests say where"
+    )

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, stubs, targets
+from savedmodel_kata import catalogue, code_under_test, settings
+from savedmodel_kata.errors import CatalogueError, TargetError
+from savedmodel_kata.maintainer.stubs import make_stub
+from savedmodel_kata.settings import TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = catalogue.exercises()
@@ -32,38 +35,55 @@ def test_catalogue_lists_exercises_in_order():
 
 
 def test_a_malformed_catalogue_is_refused():
-    raw = {"exercise": [{"number": 1, "id": "ex01", "module": "m", "title": "t", "function": [{"name": "fit", "points": 1, "hints": []}]}]}
-    with pytest.raises(catalogue.CatalogueError, match="expected"):
+    raw = {
+        "exercise": [
+            {
+                "number": 1,
+                "id": "ex01",
+                "module": "m",
+                "title": "t",
+                "function": [{"name": "fit", "points": 1, "hints": []}],
+            }
+        ]
+    }
+    with pytest.raises(CatalogueError, match="expected"):
         catalogue._parse(raw)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_every_exercise_has_stub_reference_and_tests(exercise):
-    for folder in (*targets.TARGETS, "tests"):
+    for folder in (*TARGETS, "tests"):
         name = exercise.test_file_name if folder == "tests" else exercise.file_name
-        assert (ROOT / folder / name).is_file(), f"{folder}/{name} is missing for exercise {exercise.number}"
+        assert (ROOT / folder / name).is_file(), (
+            f"{folder}/{name} is missing for exercise {exercise.number}"
+        )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_the_stub_is_made_from_the_reference(exercise, pristine_exercises):
     solution = (ROOT / "solutions" / exercise.file_name).read_text()
-    assert (ROOT / "exercises" / exercise.file_name).read_text() == stubs.make_stub(solution, exercise), (
-        f"exercises/{exercise.file_name} differs from the stub made from solutions/{exercise.file_name}: "
-        "run `python -m savedmodel_kata.stubs` (after editing the solution's lesson or docstrings)"
+    assert (ROOT / "exercises" / exercise.file_name).read_text() == make_stub(solution, exercise), (
+        f"exercises/{exercise.file_name} differs from the stub made from "
+        f"solutions/{exercise.file_name}: "
+        "run `kata dev update` (after editing the solution's lesson or docstrings)"
     )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_stub_and_reference_share_lesson_signatures_and_docstrings(exercise):
-    stub_path, solution_path = (ROOT / t / exercise.file_name for t in targets.TARGETS)
+    stub_path, solution_path = (ROOT / t / exercise.file_name for t in TARGETS)
     assert ast.get_docstring(ast.parse(stub_path.read_text())) == ast.get_docstring(
         ast.parse(solution_path.read_text())
     ), "the lesson at the top of the stub and of the solution differ"
     stub, solution = functions_of(stub_path), functions_of(solution_path)
     for name in catalogue.EXERCISE_FUNCTIONS:
         assert name in stub and name in solution, f"{name} missing from stub or solution"
-        assert ast.dump(stub[name].args) == ast.dump(solution[name].args), f"{name}: signatures differ"
-        assert ast.get_docstring(stub[name]) == ast.get_docstring(solution[name]), f"{name}: docstrings differ"
+        assert ast.dump(stub[name].args) == ast.dump(solution[name].args), (
+            f"{name}: signatures differ"
+        )
+        assert ast.get_docstring(stub[name]) == ast.get_docstring(solution[name]), (
+            f"{name}: docstrings differ"
+        )
         assert ast.get_docstring(stub[name]), f"{name} has no docstring to teach with"
 
 
@@ -73,8 +93,12 @@ def test_each_stub_raises_not_implemented_with_a_pointer_to_its_hint(exercise, p
         if name not in catalogue.EXERCISE_FUNCTIONS:
             continue
         source = ast.unparse(node.body[-1])
-        assert source.startswith("raise NotImplementedError("), f"{name}'s stub does not raise NotImplementedError"
-        assert f"kata hint {exercise.number} {name}" in source, f"{name}'s stub does not point to its hint"
+        assert source.startswith("raise NotImplementedError("), (
+            f"{name}'s stub does not raise NotImplementedError"
+        )
+        assert f"kata hint {exercise.number} {name}" in source, (
+            f"{name}'s stub does not point to its hint"
+        )
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
@@ -93,20 +117,20 @@ def test_every_function_is_graded_by_a_test_and_one_test_chains_all_four(exercis
 
 def test_a_syntax_error_in_student_code_names_the_line(tmp_path):
     exercise = EXERCISES[0]
-    for target in targets.TARGETS:
+    for target in TARGETS:
         (tmp_path / target).mkdir()
     (tmp_path / "exercises" / exercise.file_name).write_text("def create_model(x)\n    return x\n")
-    with pytest.raises(targets.TargetError, match=r"line 1: Python cannot read this file"):
-        targets.import_exercise(tmp_path, "exercises", exercise)
+    with pytest.raises(TargetError, match=r"line 1: Python cannot read this file"):
+        code_under_test.import_exercise(tmp_path, "exercises", exercise)
 
 
 def test_a_missing_student_file_says_how_to_restore_it(tmp_path):
-    for target in targets.TARGETS:
+    for target in TARGETS:
         (tmp_path / target).mkdir()
-    with pytest.raises(targets.TargetError, match="git checkout --"):
-        targets.import_exercise(tmp_path, "exercises", EXERCISES[0])
+    with pytest.raises(TargetError, match="git checkout --"):
+        code_under_test.import_exercise(tmp_path, "exercises", EXERCISES[0])
 
 
 def test_the_root_is_found_from_a_subfolder(monkeypatch):
-    monkeypatch.delenv(targets.ROOT_ENVIRONMENT_VARIABLE, raising=False)
-    assert targets.find_root(ROOT / "tests" / "harness") == ROOT
+    monkeypatch.setattr(settings, "_current", settings.Settings())  # no KATA_ROOT
+    assert code_under_test.find_root(ROOT / "tests" / "harness") == ROOT

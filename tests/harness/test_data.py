@@ -11,21 +11,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from savedmodel_kata import data
-from savedmodel_kata.data import DataError, load_mnist_dataset, stratified_split
+from savedmodel_kata import mnist as data
+from savedmodel_kata import settings as kata_settings
+from savedmodel_kata.errors import DataError
+from savedmodel_kata.mnist import load_mnist_dataset, stratified_split
 
 
 @pytest.fixture(autouse=True)
 def no_source_from_environment(monkeypatch):
-    for name in (data.SOURCE_ENVIRONMENT_VARIABLE, data.IDX_DIR_ENVIRONMENT_VARIABLE):
+    for name in ("KATA_MNIST_SOURCE", "KATA_MNIST_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(kata_settings, "_current", None)  # resolved again from the environment
 
 
 def check_format(arrays, train_size, test_size):
     train_images, train_labels, test_images, test_labels = arrays
-    assert train_images.shape == (train_size, 28, 28, 1) and test_images.shape == (test_size, 28, 28, 1)
+    assert train_images.shape == (train_size, 28, 28, 1) and test_images.shape == (
+        test_size,
+        28,
+        28,
+        1,
+    )
     assert train_images.dtype == test_images.dtype == np.float32
-    assert 0.0 <= train_images.min() and train_images.max() <= 1.0
+    assert train_images.min() >= 0.0 and train_images.max() <= 1.0
     assert train_labels.shape == (train_size,) and test_labels.shape == (test_size,)
     assert train_labels.dtype == test_labels.dtype == np.int64
 
@@ -41,7 +49,7 @@ def test_bundled_digits_split_8000_2000_in_the_kata_format():
 
 def test_bundled_split_is_stratified_and_the_same_every_time():
     first, second = load_mnist_dataset("bundled"), load_mnist_dataset("bundled")
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert np.array_equal(a, b)
     train_counts, test_counts = np.bincount(first[1]), np.bincount(first[3])
     # Every digit is split 80 / 20 (to the nearest image).
@@ -58,7 +66,7 @@ def test_stratified_split_partitions_every_class(labels, seed):
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(labels)))
     for digit in np.unique(labels):
         members = int(np.sum(labels == digit))
-        assert int(np.sum(labels[test] == digit)) == int(round(members * data.TEST_FRACTION))
+        assert int(np.sum(labels[test] == digit)) == round(members * data.TEST_FRACTION)
 
 
 def test_a_damaged_bundled_file_is_named(tmp_path, monkeypatch):
@@ -67,7 +75,7 @@ def test_a_damaged_bundled_file_is_named(tmp_path, monkeypatch):
     content[1000] ^= 0xFF
     damaged.write_bytes(bytes(content))
     monkeypatch.setattr(data, "BUNDLED_FILE", damaged)
-    with pytest.raises(DataError, match="damaged.*sha256"):
+    with pytest.raises(DataError, match=r"damaged.*sha256"):
         load_mnist_dataset("bundled")
 
 
@@ -75,7 +83,11 @@ def test_a_damaged_bundled_file_is_named(tmp_path, monkeypatch):
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
-    return struct.pack(">i", magic) + struct.pack(">" + "i" * array.ndim, *array.shape) + array.tobytes()
+    return (
+        struct.pack(">i", magic)
+        + struct.pack(">" + "i" * array.ndim, *array.shape)
+        + array.tobytes()
+    )
 
 
 def write_idx_folder(folder, arrays, gzipped=False, dotted=False):
@@ -113,7 +125,8 @@ def test_idx_folder_round_trips(tmp_path_factory, gzipped, dotted, seed):
 
 def test_idx_folder_is_chosen_by_environment_variable(tmp_path, monkeypatch):
     write_idx_folder(tmp_path, random_arrays(np.random.default_rng(0)))
-    monkeypatch.setenv(data.IDX_DIR_ENVIRONMENT_VARIABLE, str(tmp_path))
+    monkeypatch.setenv("KATA_MNIST_DIR", str(tmp_path))
+    monkeypatch.setattr(kata_settings, "_current", None)
     check_format(load_mnist_dataset(), 12, 5)
 
 
@@ -139,14 +152,18 @@ def test_truncated_idx_file_is_named(idx_folder):
 def test_idx_file_with_the_wrong_magic_number_is_named(idx_folder):
     # Labels where images belong: the classic mix-up.
     shutil.copy(idx_folder / "train-labels-idx1-ubyte", idx_folder / "train-images-idx3-ubyte")
-    with pytest.raises(DataError, match="train-images-idx3-ubyte has magic number 2049, expected 2051"):
+    with pytest.raises(
+        DataError, match="train-images-idx3-ubyte has magic number 2049, expected 2051"
+    ):
         load_mnist_dataset("idx", idx_folder)
 
 
 def test_corrupt_gzip_file_is_named(idx_folder):
     (idx_folder / "train-labels-idx1-ubyte").unlink()
     (idx_folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz cannot be read as a gzip file"):
+    with pytest.raises(
+        DataError, match=r"train-labels-idx1-ubyte.gz cannot be read as a gzip file"
+    ):
         load_mnist_dataset("idx", idx_folder)
 
 
@@ -176,7 +193,7 @@ def test_damaged_keras_cache_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / "mnist.npz").write_bytes(b"PK broken")
-    with pytest.raises(DataError, match="mnist.npz is not a readable Keras mnist.npz"):
+    with pytest.raises(DataError, match=r"mnist.npz is not a readable Keras mnist.npz"):
         load_mnist_dataset("keras")
 
 

@@ -7,15 +7,17 @@ import time
 
 import pytest
 
-from savedmodel_kata import catalogue, targets
-from savedmodel_kata.feedback import StudentCode, StudentError
+from savedmodel_kata import catalogue
+from savedmodel_kata.code_under_test import StudentCode
+from savedmodel_kata.errors import StudentError
+from savedmodel_kata.settings import TARGETS
 
 EXERCISE = catalogue.exercises()[0]
 
 
 @pytest.fixture
 def student_file(tmp_path):
-    for target in targets.TARGETS:
+    for target in TARGETS:
         (tmp_path / target).mkdir()
     path = tmp_path / "exercises" / EXERCISE.file_name
 
@@ -28,7 +30,9 @@ def student_file(tmp_path):
 
 def test_a_stub_says_it_is_not_implemented_and_keeps_its_pointer(student_file):
     code = student_file("def save(*args):\n    raise NotImplementedError('see kata hint 1 save')\n")
-    with pytest.raises(StudentError, match=r"save\(\) is not implemented yet\.\n  see kata hint 1 save"):
+    with pytest.raises(
+        StudentError, match=r"save\(\) is not implemented yet\.\n  see kata hint 1 save"
+    ):
         code.save()
 
 
@@ -78,27 +82,32 @@ def test_catching_everything_does_not_hide_a_hang(student_file):
 def test_a_renamed_function_is_named(student_file):
     code = student_file("def load_tensors(sess, export_dir):\n    return {}\n")
     with pytest.raises(StudentError, match=r"has no function load_signature_tensors\(\)"):
-        code.load_signature_tensors
+        _ = code.load_signature_tensors
 
 
 def test_module_level_errors_say_to_keep_work_inside_functions(student_file):
     code = student_file("import numpy\nDATA = numpy.load('/nonexistent.npz')\n")
-    with pytest.raises(StudentError, match=r"raised FileNotFoundError \(line 2\).*inside the functions"):
-        code.save
+    with pytest.raises(
+        StudentError, match=r"raised FileNotFoundError \(line 2\).*inside the functions"
+    ):
+        _ = code.save
 
 
 @pytest.mark.parametrize(
     "body, advice",
     [
         ("model.save(export_dir)", r"keras.export.ExportArchive \(or model.export\(export_dir\)\)"),
-        ("keras.models.load_model(export_dir)", r"keras.layers.TFSMLayer\(export_dir, call_endpoint='serve'\)"),
+        (
+            "keras.models.load_model(export_dir)",
+            r"keras.layers.TFSMLayer\(export_dir, call_endpoint='serve'\)",
+        ),
     ],
     ids=["model.save(dir)", "load_model(dir)"],
 )
 def test_keras_3_format_mistakes_point_to_the_right_call(student_file, tmp_path, body, advice):
     import keras
 
-    from savedmodel_kata.tf_setup import import_tensorflow
+    from savedmodel_kata.tensorflow_setup import import_tensorflow
 
     tf = import_tensorflow()
     export_dir = tmp_path / "exported"

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, classroom, gradescope, grading
+from savedmodel_kata import catalogue, settings
+from savedmodel_kata.errors import GradingError
+from savedmodel_kata.grading import classroom, gradescope, reports, workspace
+from savedmodel_kata.grading.grader import GradingResults
+from savedmodel_kata.grading.grader import grade as grade_submission
+from savedmodel_kata.maintainer import generated
 
 ROOT = Path(__file__).resolve().parents[2]
 EX1, EX2 = catalogue.by_number(1), catalogue.by_number(2)
@@ -25,7 +30,9 @@ EX1, EX2 = catalogue.by_number(1), catalogue.by_number(2)
 def make_submission(folder: Path, files: dict[str, str]) -> Path:
     (folder / "exercises").mkdir(parents=True)
     for exercise in catalogue.exercises():
-        source = files.get(exercise.file_name, (ROOT / "exercises" / exercise.file_name).read_text())
+        source = files.get(
+            exercise.file_name, (ROOT / "exercises" / exercise.file_name).read_text()
+        )
         (folder / "exercises" / exercise.file_name).write_text(source)
     return folder
 
@@ -34,40 +41,41 @@ def solution(exercise) -> str:
     return (ROOT / "solutions" / exercise.file_name).read_text()
 
 
-def grade(submission, exercises=(EX1,), **options) -> grading.Report:
-    return grading.grade(submission, pristine=ROOT, exercises=list(exercises), **options)
+def grade(submission, exercises=(EX1,), **options) -> GradingResults:
+    return grade_submission(submission, pristine=ROOT, exercises=list(exercises), **options)
 
 
-def points(report, exercise) -> float:
-    return sum(f.score for f in report.functions if f.exercise == exercise)
+def points(graded, exercise) -> float:
+    return sum(f.earned for f in graded.scores.functions if f.exercise == exercise)
 
 
-# --- manifest and platform files stay in step --------------------------------------
+# --- generated files stay in step -------------------------------------------------
 
 
-def test_the_manifest_lists_every_harness_file_as_it_is():
-    manifest = json.loads((ROOT / grading.MANIFEST_FILE).read_text())
-    current = {path: grading._git_blob_id((ROOT / path).read_bytes()) for path in grading.harness_files(ROOT)}
-    assert manifest == current, (
-        "grading-manifest.json is out of date (a harness file changed): run "
-        "`python -m savedmodel_kata.grading --write-manifest`, then `python -m savedmodel_kata.classroom`"
-    )
-
-
-def test_classroom_files_are_made_from_the_catalogue():
-    for path, text in classroom.expected_files(ROOT).items():
-        assert (ROOT / path).read_text() == text, f"{path} drifted from the catalogue: run `python -m savedmodel_kata.classroom`"
+def test_every_generated_file_is_up_to_date():
+    stale = generated.stale(ROOT)
+    assert not stale, f"{', '.join(map(str, stale))} out of date: run `kata dev update`"
 
 
 def test_classroom_steps_carry_everything_on_their_command_line():
     import yaml
 
-    steps = yaml.safe_load((ROOT / classroom.WORKFLOW).read_text())["jobs"]["run-autograding-tests"]["steps"]
-    graders = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader")]
+    steps = yaml.safe_load((ROOT / classroom.WORKFLOW).read_text())["jobs"][
+        "run-autograding-tests"
+    ]["steps"]
+    graders = [
+        s
+        for s in steps
+        if s.get("uses", "").startswith("classroom-resources/autograding-command-grader")
+    ]
     assert [s["with"]["max-score"] for s in graders] == [e.points for e in catalogue.exercises()]
     for step in graders:
         command = step["with"]["command"]
-        assert command.startswith("kata grade --exercise ") and "--manifest-sha256 " in command and "$" not in command
+        assert (
+            command.startswith("kata grade --exercise ")
+            and "--manifest-sha256 " in command
+            and "$" not in command
+        )
 
 
 # --- scores ----------------------------------------------------------------------
@@ -75,9 +83,9 @@ def test_classroom_steps_carry_everything_on_their_command_line():
 
 def test_stubs_score_zero_and_solutions_full_marks(tmp_path):
     stubs = grade(make_submission(tmp_path / "stubs", {}))
-    assert stubs.score == 0 and stubs.max_score == EX1.points
+    assert stubs.scores.earned == 0 and stubs.scores.points == EX1.points
     solved = grade(make_submission(tmp_path / "solved", {EX1.file_name: solution(EX1)}))
-    assert solved.score == solved.max_score == EX1.points
+    assert solved.scores.earned == solved.scores.points == EX1.points
     assert not solved.tampered and not solved.problems
 
 
@@ -85,18 +93,25 @@ def test_the_same_code_gets_the_same_score_and_words(tmp_path):
     half = solution(EX1).replace("    return float(value)", "    return 100 * float(value)")
     submission = make_submission(tmp_path / "half", {EX1.file_name: half})
     first, second = grade(submission), grade(submission)
-    assert 0 < first.score < first.max_score
-    assert grading.report_json(first) == grading.report_json(second)
-    assert grading.junit_xml(first) == grading.junit_xml(second)
+    assert 0 < first.scores.earned < first.scores.points
+    assert reports.report_json(first) == reports.report_json(second)
+    assert reports.junit_xml(first) == reports.junit_xml(second)
 
 
 def test_a_submission_that_kills_its_process_loses_only_that_exercise(tmp_path):
-    crashing = solution(EX1).replace('    hidden = _conv_block("conv1", x, size=3, filters=8)', "    import os\n    os._exit(3)")
-    submission = make_submission(tmp_path / "crash", {EX1.file_name: crashing, EX2.file_name: solution(EX2)})
-    report = grade(submission, exercises=(EX1, EX2))
-    assert points(report, EX1) == 0
-    assert points(report, EX2) == EX2.points
-    assert any("exercise 1: the test process ended abruptly (exit code 3) in test_create_model" in p for p in report.problems)
+    crashing = solution(EX1).replace(
+        '    hidden = _conv_block("conv1", x, size=3, filters=8)', "    import os\n    os._exit(3)"
+    )
+    submission = make_submission(
+        tmp_path / "crash", {EX1.file_name: crashing, EX2.file_name: solution(EX2)}
+    )
+    graded = grade(submission, exercises=(EX1, EX2))
+    assert points(graded, EX1) == 0
+    assert points(graded, EX2) == EX2.points
+    assert any(
+        "exercise 1: the test process ended abruptly (exit code 3) in test_create_model" in p
+        for p in graded.problems
+    )
 
 
 def test_edited_tests_and_harness_do_not_change_the_grade(tmp_path):
@@ -104,10 +119,10 @@ def test_edited_tests_and_harness_do_not_change_the_grade(tmp_path):
     (submission / "tests").mkdir()
     (submission / "tests" / EX1.test_file_name).write_text("def test_nothing():\n    pass\n")
     (submission / "conftest.py").write_text("")
-    report = grade(submission)
-    assert report.score == 0
-    assert report.tampered == ["conftest.py", f"tests/{EX1.test_file_name}"]
-    assert "Tampering" in grading.summary_text(report)
+    graded = grade(submission)
+    assert graded.scores.earned == 0
+    assert graded.tampered == ["conftest.py", f"tests/{EX1.test_file_name}"]
+    assert "Tampering" in reports.summary_text(graded)
 
 
 def test_hidden_tests_count_and_keep_their_messages_hidden(tmp_path):
@@ -116,35 +131,51 @@ def test_hidden_tests_count_and_keep_their_messages_hidden(tmp_path):
     (hidden / "test_ex01_graph_mode_extra.py").write_text(
         "import pytest\n\n\n"
         '@pytest.mark.function("evaluate")\n'
-        "def test_evaluate_on_ten_digits(student, reference_loaded, mnist):\n"
-        "    session, tensors = reference_loaded()\n"
-        "    with session.graph.as_default():\n"
-        "        accuracy = student.evaluate(session, tensors, mnist[2][:10], mnist[3][:10])\n"
+        "def test_evaluate_on_ten_digits(kind, student, reference_loaded, mnist):\n"
+        "    loaded = reference_loaded(kind.evaluate_key)\n"
+        "    images, labels = mnist.test_images[:10], mnist.test_labels[:10]\n"
+        "    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)\n"
         '    assert abs(accuracy * 10 - round(accuracy * 10)) < 1e-4, "SECRET expectation"\n'
     )
-    solved = grade(make_submission(tmp_path / "solved", {EX1.file_name: solution(EX1)}), hidden_tests=hidden)
+    solved_file = {EX1.file_name: solution(EX1)}
+    solved = grade(make_submission(tmp_path / "solved", solved_file), hidden_tests=hidden)
     hidden_results = [t for t in solved.tests if t.hidden]
-    assert [t.name for t in hidden_results] == ["test_hidden_evaluate_on_ten_digits"] and hidden_results[0].passed
-    assert solved.score == EX1.points
-    percent = solution(EX1).replace("    return float(value)", "    return 100 * float(value) + 0.05")
-    failing = grade(make_submission(tmp_path / "failing", {EX1.file_name: percent}), hidden_tests=hidden)
-    assert not [t for t in failing.tests if t.hidden][0].passed
-    assert "SECRET" not in json.dumps(grading.gradescope_results(failing))
+    assert [t.name for t in hidden_results] == ["test_evaluate_on_ten_digits"]
+    assert hidden_results[0].passed and hidden_results[0].function == "evaluate"
+    assert solved.scores.earned == EX1.points
+    percent = solution(EX1).replace(
+        "    return float(value)", "    return 100 * float(value) + 0.05"
+    )
+    failing = grade(
+        make_submission(tmp_path / "failing", {EX1.file_name: percent}), hidden_tests=hidden
+    )
+    assert not next(t for t in failing.tests if t.hidden).passed
+    for rendering in (
+        reports.gradescope_results(failing),
+        reports.report_json(failing)["functions"],
+    ):
+        assert "SECRET" not in json.dumps(rendering)
+    assert b"SECRET" not in reports.junit_xml(failing)
 
 
 # --- the pristine harness from git -------------------------------------------------
 
 
 def test_the_pristine_harness_is_rebuilt_from_git_objects(tmp_path):
-    changed = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-    if any(line[3:] in grading.harness_files(ROOT) or line[3:] == grading.MANIFEST_FILE for line in changed.splitlines()):
+    changed = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    harness = workspace.harness_files(ROOT)
+    if any(
+        line[3:] in harness or line[3:] == workspace.MANIFEST_FILE for line in changed.splitlines()
+    ):
         pytest.skip("harness files have local changes: this check is about the committed manifest")
-    tampered = grading.build_workspace(ROOT, tmp_path, manifest_sha256=grading.manifest_digest(ROOT))
+    tampered = workspace.build(ROOT, tmp_path, manifest_sha256=workspace.manifest_digest(ROOT))
     assert tampered == []
-    for path in grading.harness_files(ROOT):
+    for path in harness:
         assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes()
-    with pytest.raises(grading.GradingError, match="was changed"):
-        grading.build_workspace(ROOT, tmp_path / "again", manifest_sha256="0" * 64)
+    with pytest.raises(GradingError, match="was changed"):
+        workspace.build(ROOT, tmp_path / "again", manifest_sha256="0" * 64)
 
 
 # --- Gradescope ----------------------------------------------------------------------
@@ -158,27 +189,53 @@ def test_gradescope_autograder_grades_a_fake_submission(tmp_path):
         names = opened.namelist()
     assert {"setup.sh", "run_autograder", f"source/tests/{EX1.test_file_name}"} <= set(names)
     (autograder / "submission").mkdir()
-    (autograder / "submission" / EX1.file_name).write_text(solution(EX1))  # only the file, as students upload it
+    (autograder / "submission" / EX1.file_name).write_text(
+        solution(EX1)
+    )  # only the file, as students upload it
     environment = dict(os.environ, AUTOGRADER_ROOT=str(autograder), KATA_GRADE_ARGS="--exercise 1")
-    finished = subprocess.run(["bash", str(autograder / "run_autograder")], env=environment, capture_output=True, text=True)
+    finished = subprocess.run(
+        ["bash", str(autograder / "run_autograder")],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     results = json.loads((autograder / "results" / "results.json").read_text())
     assert results["score"] == EX1.points
     assert {t["name"] for t in results["tests"]} >= {f"Exercise 1: {f.name}" for f in EX1.functions}
-    assert all({"name", "score", "max_score", "output", "visibility"} <= set(t) for t in results["tests"])
+    assert all(
+        {"name", "score", "max_score", "output", "visibility"} <= set(t) for t in results["tests"]
+    )
     shutil.rmtree(autograder)
 
 
 def test_a_hang_and_a_memory_blow_up_cost_only_their_own_functions(tmp_path, monkeypatch):
     monkeypatch.setenv("KATA_CALL_TIMEOUT", "3")  # the grader passes it on to its worker processes
-    hanging = solution(EX1).replace("    v1.saved_model.simple_save(", "    while True:\n        pass\n    v1.saved_model.simple_save(")
+    monkeypatch.setattr(settings, "_current", None)  # resolved again, from the environment
+    hanging = solution(EX1).replace(
+        "    v1.saved_model.simple_save(",
+        "    while True:\n        pass\n    v1.saved_model.simple_save(",
+    )
     # 16 GiB of address space, over the grader's 12 GiB limit: refused at once, no memory touched.
-    greedy = solution(EX2).replace("    return DigitClassifier()", "    np.empty(16 * 1024**3, dtype=np.uint8)\n    return DigitClassifier()")
-    report = grade(make_submission(tmp_path / "bad", {EX1.file_name: hanging, EX2.file_name: greedy}), exercises=(EX1, EX2))
-    scores = {(f.exercise.number, f.function): f for f in report.functions}
-    assert scores[(1, "save")].score == 0 and "did not return within 3 s" in scores[(1, "save")].output
-    assert scores[(2, "create_model")].score == 0 and "MemoryError" in scores[(2, "create_model")].output
+    greedy = solution(EX2).replace(
+        "    return DigitClassifier()",
+        "    np.empty(16 * 1024**3, dtype=np.uint8)\n    return DigitClassifier()",
+    )
+    submission = make_submission(tmp_path / "bad", {EX1.file_name: hanging, EX2.file_name: greedy})
+    graded = grade(submission, exercises=(EX1, EX2))
+    scores = {(f.exercise.number, f.function): f for f in graded.scores.functions}
+    assert scores[(1, "save")].earned == 0
+    assert "did not return within 3 s" in reports.function_output(scores[(1, "save")])
+    assert scores[(2, "create_model")].earned == 0
+    assert "MemoryError" in reports.function_output(scores[(2, "create_model")])
     for (number, function), score in scores.items():
-        if (number, function) not in {(1, "save"), (2, "create_model"), (1, "end_to_end"), (2, "end_to_end")}:
-            assert score.score == score.max_score, f"exercise {number} {function} lost points: {score.output}"
-    assert not report.problems
+        if (number, function) not in {
+            (1, "save"),
+            (2, "create_model"),
+            (1, "end_to_end"),
+            (2, "end_to_end"),
+        }:
+            assert score.earned == score.points, (
+                f"exercise {number} {function} lost points: {reports.function_output(score)}"
+            )
+    assert not graded.problems

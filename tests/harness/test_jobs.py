@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, cli, jobs, targets
-from savedmodel_kata.feedback import StudentCode
-from savedmodel_kata.data import load_mnist_dataset
+from savedmodel_kata import catalogue
+from savedmodel_kata.code_under_test import StudentCode
+from savedmodel_kata.errors import JobError
+from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.mnist import Digits, load_mnist_dataset
+from savedmodel_kata.runner import cli, jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = catalogue.exercises()[0]
@@ -18,8 +21,11 @@ EXERCISE = catalogue.exercises()[0]
 @pytest.fixture(scope="module")
 def small_data():
     """640 training and 200 test digits: enough for one quick epoch."""
-    train_images, train_labels, test_images, test_labels = load_mnist_dataset("bundled")
-    return train_images[:640], train_labels[:640], test_images[:200], test_labels[:200]
+    digits = load_mnist_dataset("bundled")
+    return Digits(
+        digits.train_images[:640], digits.train_labels[:640],
+        digits.test_images[:200], digits.test_labels[:200],
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +51,13 @@ def test_train_prints_the_tutorials_epoch_line_and_records_stats(exported):
     export_dir, stats, lines = exported
     epoch_lines = [line for line in lines if line.startswith("  Epoch:")]
     assert len(epoch_lines) == 1
-    assert epoch_lines[0].startswith("  Epoch:  0, Loss: ") and ", Accuracy (train): " in epoch_lines[0]
+    assert (
+        epoch_lines[0].startswith("  Epoch:  0, Loss: ")
+        and ", Accuracy (train): " in epoch_lines[0]
+    )
     assert stats["parameters"] == 2830
-    recorded = json.loads((export_dir / jobs.STATS_FILE).read_text())
-    assert recorded["test_accuracy"] == stats["test_accuracy"]
+    recorded = json.loads((export_dir / jobs.RECORD_FILE).read_text())
+    assert recorded["test"] == stats["test"] and recorded["exercise"] == stats["exercise"]
 
 
 def test_load_reproduces_the_last_epochs_accuracies_exactly(exported, any_reference, small_data):
@@ -56,24 +65,34 @@ def test_load_reproduces_the_last_epochs_accuracies_exactly(exported, any_refere
     lines = []
     stats = jobs.load_and_check(any_reference, small_data, export_dir, log=lines.append)
     assert stats["matches_training"] is True
-    assert (stats["train_accuracy"], stats["test_accuracy"]) == (trained["train_accuracy"], trained["test_accuracy"])
+    reloaded = (
+        Score.from_accuracy(stats["train_accuracy"], len(small_data.train_labels)),
+        Score.from_accuracy(stats["test_accuracy"], len(small_data.test_labels)),
+    )
+    assert reloaded == (Score(*trained["train"]), Score(*trained["test"]))
     shown = [line for line in lines if line.startswith("  Image ")]
     assert len(shown) == 10
-    assert shown[0].startswith(f"  Image 0, Groundtruth = {small_data[3][0]}, Prediction = ")
+    assert shown[0].startswith(
+        f"  Image 0, Groundtruth = {small_data.test_labels[0]}, Prediction = "
+    )
 
 
 def test_train_refuses_to_overwrite_without_being_asked(exported, any_reference, small_data):
     export_dir, _, _ = exported
-    with pytest.raises(jobs.JobError, match="already exists.*--overwrite"):
-        jobs.train_and_export(any_reference, small_data, export_dir, epochs=0, log=lambda line: None)
+    with pytest.raises(JobError, match=r"already exists.*--overwrite"):
+        jobs.train_and_export(
+            any_reference, small_data, export_dir, epochs=0, log=lambda line: None
+        )
 
 
 def test_overwrite_never_deletes_a_folder_holding_other_files(reference_code, small_data, tmp_path):
     folder = tmp_path / "my-work"
     folder.mkdir()
     (folder / "notes.txt").write_text("precious")
-    with pytest.raises(jobs.JobError, match="holds more than a SavedModel.*notes.txt"):
-        jobs.train_and_export(reference_code, small_data, folder, epochs=0, overwrite=True, log=lambda line: None)
+    with pytest.raises(JobError, match=r"holds more than a SavedModel.*notes.txt"):
+        jobs.train_and_export(
+            reference_code, small_data, folder, epochs=0, overwrite=True, log=lambda line: None
+        )
     assert (folder / "notes.txt").read_text() == "precious"
 
 
@@ -83,14 +102,17 @@ def test_overwrite_never_deletes_a_folder_holding_other_files(reference_code, sm
         (lambda path: None, "does not exist: run `kata train` first"),
         (lambda path: path.write_text("x"), "is a file, not a SavedModel folder"),
         (lambda path: path.mkdir(), "holds no saved_model.pb"),
-        (lambda path: (path.mkdir(), (path / "saved_model.pb").write_bytes(b"\xff\xff garbage")), "is damaged"),
+        (
+            lambda path: (path.mkdir(), (path / "saved_model.pb").write_bytes(b"\xff\xff garbage")),
+            "is damaged",
+        ),
     ],
     ids=["missing", "a-file", "empty", "corrupt"],
 )
 def test_load_explains_a_bad_export_dir(reference_code, small_data, tmp_path, make, message):
     export_dir = tmp_path / "backup"
     make(export_dir)
-    with pytest.raises(jobs.JobError, match=message):
+    with pytest.raises(JobError, match=message):
         jobs.load_and_check(reference_code, small_data, export_dir, log=lambda line: None)
 
 
@@ -106,14 +128,18 @@ def test_load_explains_an_export_with_other_tags(reference_code, small_data, tmp
     del proto.meta_graphs[0].meta_info_def.tags[:]
     proto.meta_graphs[0].meta_info_def.tags.append("train")
     (export_dir / "saved_model.pb").write_bytes(proto.SerializeToString())
-    with pytest.raises(jobs.JobError, match=r"no MetaGraph tagged 'serve' \(its tag sets: \[\['train'\]\]\)"):
+    with pytest.raises(
+        JobError, match=r"no MetaGraph tagged 'serve' \(its tag sets: \[\['train'\]\]\)"
+    ):
         jobs.load_and_check(reference_code, small_data, export_dir, log=lambda line: None)
 
 
 def test_cli_on_the_stubs_prints_the_lesson_and_fails(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
-    monkeypatch.delenv(targets.ROOT_ENVIRONMENT_VARIABLE, raising=False)
-    code = cli.main(["train", "--impl", "exercises", "--epochs", "1", "--export-dir", str(tmp_path / "out")])
+    monkeypatch.delenv("KATA_ROOT", raising=False)
+    code = cli.main(
+        ["train", "--impl", "exercises", "--epochs", "1", "--export-dir", str(tmp_path / "out")]
+    )
     assert code == 1
     assert "create_model() is not implemented yet" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -4,36 +4,40 @@ from __future__ import annotations
 
 import shutil
 
-from savedmodel_kata import catalogue, cli, progress
-from savedmodel_kata.student_commands import BACKUP_FOLDER, check_once
+from savedmodel_kata import catalogue, results
+from savedmodel_kata.results import Failure, State, TestResult
+from savedmodel_kata.runner import cli
+from savedmodel_kata.runner.reset import BACKUP_FOLDER
+from savedmodel_kata.runner.watch import check_once
 
 EXERCISE = catalogue.by_number(1)
 
 
-def result(function, passed, message=""):
-    return progress.TestResult(f"exercises/x.py::test_{function}", EXERCISE.id, function, passed, message)
+def result(function, passed, failure=None):
+    return TestResult(f"tests/x.py::test_{function}", EXERCISE.id, function, passed, failure)
 
 
 def test_summary_tells_not_started_failing_and_passing_apart_and_points_to_the_next_step():
-    results = [
+    tests = [
         result("create_model", True),
         result("create_model", True),
-        result("save", False, "save() is not implemented yet."),
+        result("save", False, Failure.NOT_IMPLEMENTED),
         result("load_signature_tensors", True),
-        result("load_signature_tensors", False, "expected a dict"),
-        result("evaluate", False, "evaluate() is not implemented yet."),
+        result("load_signature_tensors", False, Failure.CHECK),
+        result("evaluate", False, Failure.NOT_IMPLEMENTED),
     ]
-    summary = progress.summarise(results, [EXERCISE])
-    states = {state.function: state.state for state in summary.functions}
+    scores = results.score(tests, [EXERCISE])
+    states = {score.function: score.state for score in scores.functions}
     assert states == {
-        "create_model": progress.PASSING,
-        "save": progress.NOT_STARTED,
-        "load_signature_tensors": progress.FAILING,
-        "evaluate": progress.NOT_STARTED,
+        "create_model": State.PASSING,
+        "save": State.NOT_STARTED,
+        "load_signature_tensors": State.FAILING,
+        "evaluate": State.NOT_STARTED,
     }
-    assert summary.earned == EXERCISE.function("create_model").points
-    assert summary.points == EXERCISE.points
-    assert summary.next_step().function == "save"
+    half = EXERCISE.function("load_signature_tensors").points / 2
+    assert scores.earned == EXERCISE.function("create_model").points + half
+    assert scores.points == EXERCISE.points
+    assert scores.next_step().function == "save"
 
 
 def test_reset_restores_the_stub_and_keeps_the_students_version(kata_copy, capsys):
@@ -55,21 +59,27 @@ def test_reset_all_backs_up_every_changed_exercise(kata_copy):
         path = kata_copy / "exercises" / exercise.file_name
         path.write_text(path.read_text() + "# edited\n")
     assert cli.main(["reset", "--all"]) == 0
-    assert len(list((kata_copy / "exercises" / BACKUP_FOLDER).iterdir())) == len(catalogue.exercises())
+    assert len(list((kata_copy / "exercises" / BACKUP_FOLDER).iterdir())) == len(
+        catalogue.exercises()
+    )
 
 
 def test_solution_stays_closed_until_the_exercise_passes(kata_copy, capsys):
     assert cli.main(["solution", "1"]) == 1
     assert "opens once your exercise 1 passes" in capsys.readouterr().out
-    shutil.copy(kata_copy / "solutions" / EXERCISE.file_name, kata_copy / "exercises" / EXERCISE.file_name)
+    shutil.copy(
+        kata_copy / "solutions" / EXERCISE.file_name, kata_copy / "exercises" / EXERCISE.file_name
+    )
     assert cli.main(["solution", "1"]) == 0
     assert "def load_signature_tensors" in capsys.readouterr().out
 
 
 def test_watch_check_reports_the_first_failures_lesson(kata_copy):
     source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
-    (kata_copy / "exercises" / EXERCISE.file_name).write_text(source.replace("    return float(value)", "    return 100 * float(value)"))
-    passed, text, seconds = check_once(kata_copy, EXERCISE)
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(
+        source.replace("    return float(value)", "    return 100 * float(value)")
+    )
+    passed, text, _seconds = check_once(kata_copy, EXERCISE)
     assert not passed
     assert text.startswith("test_evaluate_returns_a_fraction") and "drop the * 100" in text
     (kata_copy / "exercises" / EXERCISE.file_name).write_text(source)

@@ -11,21 +11,26 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, progress
+from savedmodel_kata import catalogue
+from savedmodel_kata.results import Failure
+from savedmodel_kata.runner.test_runs import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_exercise_test_fails_on_the_stubs_with_its_pointer(pristine_exercises):
     exercises = list(catalogue.exercises())
-    collected = progress.run_tests(ROOT, exercises)  # the same in-process run `kata status` makes
-    assert collected.exit_code == pytest.ExitCode.TESTS_FAILED
-    problems = collected.errors + [f"{r.nodeid} {r.when}: errored" for r in collected.results if r.when != "call"]
-    assert not problems, "\n".join(problems)
-    expected_modules = {f"exercises/{e.file_name}" for e in exercises}
-    assert {r.nodeid.split("::")[0] for r in collected.results} == expected_modules
-    for result in collected.results:
+    recorder = run_tests(ROOT, exercises)  # the same in-process run `kata status` makes
+    assert recorder.exit_code == pytest.ExitCode.TESTS_FAILED
+    assert not recorder.errors, "\n".join(recorder.errors)
+    expected_modules = {f"tests/{e.test_file_name}" for e in exercises}
+    assert {r.nodeid.split("::")[0] for r in recorder.results} == expected_modules
+    for result in recorder.results:
         assert not result.passed, f"{result.nodeid} passed on the untouched stub: it cannot fail"
+        assert result.failure == Failure.NOT_IMPLEMENTED, (
+            f"{result.nodeid} failed as {result.failure}, not with the stub's NotImplementedError:"
+            f"\n{result.message}"
+        )
         assert "is not implemented yet" in result.message and "kata hint" in result.message, (
             f"{result.nodeid} failed without the stub's pointer:\n{result.message}"
         )

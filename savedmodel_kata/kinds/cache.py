@@ -4,7 +4,8 @@ An entry is keyed on everything training depends on (the model code, the
 training code, the data, the hyper-parameters and the TensorFlow version),
 so a hit gives exactly the weights training would give: the cache can make
 a run faster, never change its result. Entries live in a temporary folder
-($KATA_CACHE_DIR overrides it); a damaged entry is ignored and rewritten.
+(the cache_dir setting, KATA_CACHE_DIR); a damaged entry is ignored and
+rewritten.
 """
 
 from __future__ import annotations
@@ -17,20 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_ENVIRONMENT_VARIABLE = "KATA_CACHE_DIR"
-DISABLE_ENVIRONMENT_VARIABLE = "KATA_NO_CACHE"
+from savedmodel_kata import settings
 
 
 def cache_dir() -> Path:
-    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
-    if configured:
-        return Path(configured)
-    user = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"savedmodel-kata-cache-{user}"
+    return settings.current().cache_dir
 
 
 def enabled() -> bool:
-    return os.environ.get(DISABLE_ENVIRONMENT_VARIABLE, "") in ("", "0")
+    return not settings.current().no_cache
 
 
 def make_key(*parts: object) -> str:
@@ -64,7 +60,10 @@ def store(key: str, values: dict[str, np.ndarray], stats: dict) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a run killed half-way never leaves a half entry.
         for name, write in (
-            ("variables.npz", lambda handle: np.savez(handle, **{_encode(k): v for k, v in values.items()})),
+            (
+                "variables.npz",
+                lambda handle: np.savez(handle, **{_encode(k): v for k, v in values.items()}),
+            ),
             ("stats.json", lambda handle: handle.write(json.dumps(stats).encode())),
         ):
             with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:

@@ -10,8 +10,8 @@
 * ``idx``: a folder with the four official IDX files
   (``train-images-idx3-ubyte`` and so on, gzipped or not).
 
-Whatever the source, `load_mnist_dataset` returns images as float32
-``[N, 28, 28, 1]`` in [0, 1] and labels as int64 ``[N]``.
+Whatever the source, `load_mnist_dataset` returns `Digits`: images as
+float32 ``[N, 28, 28, 1]`` in [0, 1] and labels as int64 ``[N]``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ import hashlib
 import os
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from savedmodel_kata import settings
+from savedmodel_kata.errors import DataError
+
 SOURCES = ("bundled", "keras", "idx")
-SOURCE_ENVIRONMENT_VARIABLE = "KATA_MNIST_SOURCE"
-IDX_DIR_ENVIRONMENT_VARIABLE = "KATA_MNIST_DIR"
 
 BUNDLED_FILE = Path(__file__).parent / "data" / "mnist-digits-10k.npz"
 BUNDLED_SHA256 = "0217e13bd0668deb198aa7d305edbf0331eb89f8a6e7dd226e03d1aa3a9bd4ef"
@@ -45,18 +47,32 @@ IDX_FILES = {
 }
 
 
-class DataError(Exception):
-    """A data file is missing or damaged; the message names the file and what was expected."""
+class Digits(NamedTuple):
+    """Images float32 [N, 28, 28, 1] in [0, 1], labels int64 [N]."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    def __repr__(self) -> str:  # short: Hypothesis prints fixtures with a falsifying example
+        return f"<MNIST: {len(self.train_labels)} train and {len(self.test_labels)} test digits>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis' printer asks for this one
+        printer.text(repr(self))
 
 
-def load_mnist_dataset(source: str | None = None, idx_dir: str | os.PathLike | None = None):
-    """Return ``(train_images, train_labels, test_images, test_labels)``.
+def load_mnist_dataset(
+    source: str | None = None, idx_dir: str | os.PathLike | None = None
+) -> Digits:
+    """The digits of `source`, one of SOURCES.
 
-    ``source`` is one of SOURCES; when None, $KATA_MNIST_SOURCE decides, else
-    ``idx`` if a folder is given (argument or $KATA_MNIST_DIR), else ``bundled``.
+    When `source` is None, the settings decide (KATA_MNIST_SOURCE), else
+    ``idx`` if a folder is given (argument or KATA_MNIST_DIR), else ``bundled``.
     """
-    idx_dir = idx_dir or os.environ.get(IDX_DIR_ENVIRONMENT_VARIABLE) or None
-    source = source or os.environ.get(SOURCE_ENVIRONMENT_VARIABLE) or ("idx" if idx_dir else "bundled")
+    chosen = settings.current()
+    idx_dir = idx_dir or chosen.mnist_dir
+    source = source or chosen.mnist_source or ("idx" if idx_dir else "bundled")
     if source == "bundled":
         raw = _load_bundled()
     elif source == "keras":
@@ -64,13 +80,13 @@ def load_mnist_dataset(source: str | None = None, idx_dir: str | os.PathLike | N
     elif source == "idx":
         if not idx_dir:
             raise DataError(
-                f"source 'idx' needs a folder: pass idx_dir=... (or --idx-dir) or set {IDX_DIR_ENVIRONMENT_VARIABLE}"
+                "source 'idx' needs a folder: pass idx_dir=... (or --idx-dir) or set KATA_MNIST_DIR"
             )
         raw = _load_idx_folder(Path(idx_dir))
     else:
         raise DataError(f"unknown MNIST source {source!r}: choose one of {', '.join(SOURCES)}")
     train_images, train_labels, test_images, test_labels = raw
-    return (
+    return Digits(
         _normalise_images(train_images),
         train_labels.astype(np.int64),
         _normalise_images(test_images),
@@ -85,7 +101,9 @@ def _normalise_images(images: np.ndarray) -> np.ndarray:
 # --- bundled -----------------------------------------------------------------
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED):
+def stratified_split(
+    labels: np.ndarray, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED
+):
     """Indices (train, test): each digit split in the same proportion, both shuffled.
 
     The bundled file is grouped by digit, so an unshuffled slice would train on
@@ -95,7 +113,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, s
     train, test = [], []
     for digit in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == digit))
-        cut = int(round(len(members) * test_fraction))
+        cut = round(len(members) * test_fraction)
         test.append(members[:cut])
         train.append(members[cut:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
@@ -103,7 +121,9 @@ def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION, s
 
 def _load_bundled():
     if not BUNDLED_FILE.is_file():
-        raise DataError(f"{BUNDLED_FILE} is missing: restore it with `git checkout -- {BUNDLED_FILE.name}`")
+        raise DataError(
+            f"{BUNDLED_FILE} is missing: restore it with `git checkout -- {BUNDLED_FILE.name}`"
+        )
     digest = hashlib.sha256(BUNDLED_FILE.read_bytes()).hexdigest()
     if digest != BUNDLED_SHA256:
         raise DataError(
@@ -135,14 +155,16 @@ def _load_keras():
         except Exception as error:  # offline, proxy, disk full: all end the same way
             raise DataError(
                 f"Keras could not download MNIST into {cached} ({type(error).__name__}: {error}). "
-                "Offline? Use the bundled digits (the default) or a folder of IDX files (--idx-dir)."
+                "Offline? Use the bundled digits (the default) or a folder of IDX files "
+                "(--idx-dir)."
             ) from error
     try:
         with np.load(cached) as archive:
             return archive["x_train"], archive["y_train"], archive["x_test"], archive["y_test"]
     except (OSError, ValueError, KeyError) as error:
         raise DataError(
-            f"{cached} is not a readable Keras mnist.npz ({error}); delete it and Keras will download it again."
+            f"{cached} is not a readable Keras mnist.npz ({error}); "
+            "delete it and Keras will download it again."
         ) from error
 
 
@@ -163,11 +185,15 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise DataError(f"{path} cannot be read as a gzip file ({error}); download it again.") from error
+        raise DataError(
+            f"{path} cannot be read as a gzip file ({error}); download it again."
+        ) from error
     dimensions = magic & 0xFF
     header_size = 4 + 4 * dimensions
     if len(data) < header_size:
-        raise DataError(f"{path} is truncated: {len(data)} bytes, shorter than its {header_size}-byte header")
+        raise DataError(
+            f"{path} is truncated: {len(data)} bytes, shorter than its {header_size}-byte header"
+        )
     found_magic = struct.unpack(">i", data[:4])[0]
     if found_magic != magic:
         raise DataError(
@@ -178,14 +204,17 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     expected = header_size + int(np.prod(shape))
     if len(data) != expected:
         raise DataError(
-            f"{path} is truncated or padded: {len(data)} bytes, expected {expected} for shape {shape}"
+            f"{path} is truncated or padded: {len(data)} bytes, "
+            f"expected {expected} for shape {shape}"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
 def _load_idx_folder(folder: Path):
     if not folder.is_dir():
-        raise DataError(f"{folder} is not a folder: give the folder that holds the four MNIST IDX files")
+        raise DataError(
+            f"{folder} is not a folder: give the folder that holds the four MNIST IDX files"
+        )
     arrays = {
         key: read_idx(
             _find_idx_file(folder, stem),
@@ -200,4 +229,9 @@ def _load_idx_folder(folder: Path):
                 f"{folder}: {part} images have shape {images.shape} and labels {labels.shape}; "
                 f"expected [N, {IMAGE_SIZE}, {IMAGE_SIZE}] images and N labels"
             )
-    return arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"]
+    return (
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+    )

@@ -2,9 +2,10 @@
 
 TensorFlow prints C++ start-up lines (oneDNN, CUDA) on stderr before its own
 log level is read, and deprecation warnings for every tf.compat.v1 call the
-kata teaches. Students should see their own mistakes, not that noise; set
-KATA_VERBOSE=1 to see everything. Op determinism makes training reproducible
-bit for bit, so caches and grades never depend on thread timing.
+kata teaches. Students should see their own mistakes, not that noise; the
+verbose setting (`kata --verbose`, KATA_VERBOSE=1) shows everything. Op
+determinism makes training reproducible bit for bit, so caches and grades
+never depend on thread timing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ import os
 import sys
 import tempfile
 
-VERBOSE_ENVIRONMENT_VARIABLE = "KATA_VERBOSE"
-
-
-def verbose() -> bool:
-    return os.environ.get(VERBOSE_ENVIRONMENT_VARIABLE, "") not in ("", "0")
+from savedmodel_kata import settings
 
 
 @contextlib.contextmanager
@@ -44,7 +41,7 @@ def import_tensorflow():
     """Return the tensorflow module, configured for the kata (cheap after the first call)."""
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
-    elif verbose():
+    elif settings.current().verbose:
         import tensorflow as tf
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

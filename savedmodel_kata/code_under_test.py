@@ -1,0 +1,256 @@
+"""The code under test: finding it, importing it, and calling it so that failures teach.
+
+The exercise code lives in two folders of the repository, never in the
+installed package: `exercises/` (the student's stubs and answers) and
+`solutions/` (the reference). Each is a *target*; both hold a module of the
+same name for each exercise, imported by file path under distinct module
+names, with the repository on `sys.path` so a student's
+`from exercises.ex01_graph_mode import ...` works in tests and runner alike.
+
+`StudentCode` stands for one exercise module of one target. Its functions
+raise `StudentError` whose message says what went wrong, where (the
+student's own lines, not TensorFlow's internals) and what to do next: a
+stub not written yet, an exception, a call that never returns, a module that
+does not import. The pytest plugin shows that message instead of a
+traceback; the runner prints it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import sys
+import threading
+import traceback
+import types
+from pathlib import Path
+
+from savedmodel_kata import catalogue, settings
+from savedmodel_kata.errors import StudentError, TargetError
+from savedmodel_kata.lessons import advice_for, shorten
+from savedmodel_kata.results import Failure
+from savedmodel_kata.settings import TARGETS
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository: the root setting (KATA_ROOT), else the nearest folder at or above
+    `start` (default: the working directory) holding both exercises/ and solutions/."""
+    configured = settings.current().root
+    if configured:
+        root = Path(configured).resolve()
+        if not all((root / target).is_dir() for target in TARGETS):
+            raise TargetError(
+                f"KATA_ROOT={configured} has no exercises/ and solutions/ folders; point it at "
+                "your clone of the kata, or unset it and run from inside the clone."
+            )
+        return root
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / target).is_dir() for target in TARGETS):
+            return folder
+    raise TargetError(
+        f"no kata repository found at or above {here}: run the command from inside your clone "
+        "(the folder with exercises/ and solutions/), or set KATA_ROOT."
+    )
+
+
+def module_path(root: Path, target: str, exercise: catalogue.Exercise) -> Path:
+    if target not in TARGETS:
+        raise TargetError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    return root / target / exercise.file_name
+
+
+def import_exercise(root: Path, target: str, exercise: catalogue.Exercise) -> types.ModuleType:
+    """Import `<target>/<module>.py` afresh (so edits since the last import count).
+
+    Raises TargetError naming the file, the line and the error when the module
+    cannot be imported: a student's syntax error must read as one, not as a
+    harness crash.
+    """
+    from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+    path = module_path(root, target, exercise)
+    if not path.is_file():
+        raise TargetError(
+            f"{target}/{exercise.file_name} is missing. Restore it from git "
+            f"(`git checkout -- {target}/{exercise.file_name}`) to get the stub back."
+        )
+    import_tensorflow()  # every exercise imports it: do it once, quietly, first
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # as pytest's rootdir: `import exercises.x` works everywhere
+    name = f"kata_{target}.{exercise.module}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        del sys.modules[name]
+        raise TargetError(
+            f"{target}/{exercise.file_name} line {error.lineno}: Python cannot read this file "
+            f"({error.msg}). Fix that line and run again."
+        ) from error
+    except Exception as error:  # the student's module-level code raised
+        del sys.modules[name]
+        line = _last_line_in(error, path)
+        where = f" (line {line})" if line else ""
+        raise TargetError(
+            f"importing {target}/{exercise.file_name} raised {type(error).__name__}{where}: "
+            f"{error}. Code at the top level of the module runs on import: keep work inside "
+            "the functions."
+        ) from error
+    return module
+
+
+def _last_line_in(error: BaseException, path: Path) -> int | None:
+    line = None
+    frame = error.__traceback__
+    while frame is not None:
+        if Path(frame.tb_frame.f_code.co_filename) == path:
+            line = frame.tb_lineno
+        frame = frame.tb_next
+    return line
+
+
+class _Timeout(BaseException):
+    # BaseException, so a student's `except Exception:` cannot swallow it.
+    pass
+
+
+class StudentCode:
+    """One exercise module (of exercises/ or solutions/); attribute access gives its
+    functions, wrapped.
+
+    The module is imported at the first call, so a syntax error fails each
+    call with its line instead of breaking the whole run.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        target: str,
+        exercise: catalogue.Exercise,
+        timeout: float | None = None,
+    ):
+        self.root, self.target, self.exercise, self.timeout = root, target, exercise, timeout
+        self.path = module_path(root, target, exercise)
+        self.display_path = f"{target}/{exercise.file_name}"
+        self._module = None
+        self._timed_out: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<{self.display_path}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis' printer asks for this one
+        printer.text(repr(self))
+
+    @property
+    def module(self):
+        if self._module is None:
+            try:
+                self._module = import_exercise(self.root, self.target, self.exercise)
+            except TargetError as error:
+                raise StudentError(str(error), Failure.DOES_NOT_IMPORT) from None
+        return self._module
+
+    def __getattr__(self, name: str):
+        if name not in catalogue.EXERCISE_FUNCTIONS:
+            raise AttributeError(name)
+        function = getattr(self.module, name, None)
+        if not callable(function):
+            raise StudentError(
+                f"{self.display_path} has no function {name}(): the tests call it by that name. "
+                f"Did you rename or delete it? `git diff {self.display_path}` shows what changed.",
+                Failure.MISSING_FUNCTION,
+            )
+
+        def call(*args, **kwargs):
+            __tracebackhide__ = True
+            return self._call(name, function, args, kwargs)
+
+        call.__wrapped__ = function
+        call.__name__ = name
+        return call
+
+    def _call(self, name, function, args, kwargs):
+        __tracebackhide__ = True
+        label = f"{self.display_path}: {name}()"
+        if name in self._timed_out:
+            # Waiting the whole limit again, test after test, teaches nothing new.
+            raise StudentError(
+                f"{label} did not return within {self.timeout:g} s in an earlier test; "
+                "not called again.",
+                Failure.TIMED_OUT,
+            )
+        # The lesson is built inside `except` and raised after it, so it is
+        # shown alone, not as "during handling of the above exception".
+        try:
+            with _TimeLimit(self.timeout):
+                return function(*args, **kwargs)
+        except NotImplementedError as error:
+            lesson, failure = f"{label} is not implemented yet.\n  {error}", Failure.NOT_IMPLEMENTED
+        except _Timeout:
+            self._timed_out.add(name)
+            lesson, failure = (
+                (
+                    f"{label} did not return within {self.timeout:g} s. Look for a loop that never "
+                    "ends, or training or data loading that does not belong in this function. "
+                    "(Raise the limit with KATA_CALL_TIMEOUT=seconds.)"
+                ),
+                Failure.TIMED_OUT,
+            )
+        except StudentError:
+            raise
+        except Exception as error:
+            lesson, failure = (
+                (
+                    f"{label} raised {type(error).__name__}: {shorten(str(error))}\n"
+                    f"{self._student_frames(error)}{advice_for(str(error))}"
+                ),
+                Failure.RAISED,
+            )
+        raise StudentError(lesson, failure)
+
+    def _student_frames(self, error: BaseException) -> str:
+        mine = self.path.resolve()
+        frames = [
+            f
+            for f in traceback.extract_tb(error.__traceback__)
+            if Path(f.filename).resolve() == mine
+        ]
+        if not frames:
+            return "  (raised inside a library your code called: check the arguments you passed it)"
+        lines = [f"  {self.display_path}, line {f.lineno}, in {f.name}: {f.line}" for f in frames]
+        return "Your code, innermost call last:\n" + "\n".join(lines)
+
+
+class _TimeLimit:
+    """A SIGALRM limit on one call: main thread on POSIX only; elsewhere, or with None, no limit.
+
+    A call stuck inside TensorFlow's C++ code is interrupted only when it
+    returns to Python; isolating whole runs is the grader's job.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.active = (
+            bool(seconds)
+            and hasattr(signal, "SIGALRM")
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def __enter__(self):
+        if self.active:
+            self.previous = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+    @staticmethod
+    def _expire(signum, frame):
+        raise _Timeout()

@@ -1,0 +1,99 @@
+"""TensorFlow 2: a `tf.Module` (exercise 2), trained with a `tf.GradientTape` loop.
+
+`create_model()` returns a module whose `__call__(x)` gives logits; the
+harness seeds TensorFlow before calling it. It is exported with
+`save(model, export_dir)` and reloaded the TF2 way (see graph.SignatureLoading).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from savedmodel_kata.errors import ModelError
+from savedmodel_kata.kinds.base import SEED, Export, Kind, check_weight_shapes
+from savedmodel_kata.kinds.graph import SignatureLoading
+from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+
+def seeded(create_model, seed: int = SEED):
+    """`create_model()` with TensorFlow's and Keras' global seeds set: reproducible initial
+    weights."""
+    tf = import_tensorflow()
+    tf.random.set_seed(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return create_model()
+
+
+class ModuleKind(SignatureLoading, Kind):
+    name = "module"
+
+    def new_model(self, create_model, *, seed=SEED, for_training=True):
+        return seeded(create_model, seed)
+
+    def weights(self, model):
+        return {tuple(v.shape): np.array(v) for v in model.trainable_variables}
+
+    def assign(self, model, weights) -> None:
+        variables = list(model.trainable_variables)
+        shapes = [tuple(v.shape) for v in variables]
+        check_weight_shapes(shapes, weights)
+        for variable, shape in zip(variables, shapes, strict=True):
+            variable.assign(weights[shape])
+
+    def snapshot(self, model) -> dict[str, np.ndarray]:
+        return {f"weight/{i}": np.array(v) for i, v in enumerate(model.trainable_variables)}
+
+    def restore(self, model, snapshot) -> None:
+        variables = list(model.trainable_variables)
+        if len(variables) != sum(name.startswith("weight/") for name in snapshot):
+            raise KeyError("the stored weights do not fit this model")
+        for i, variable in enumerate(variables):
+            variable.assign(snapshot[f"weight/{i}"])
+
+    def _logits(self, model, images):
+        tf = import_tensorflow()
+        return model(tf.constant(images))
+
+    def _predict_batch(self, model, images):
+        tf = import_tensorflow()
+        return tf.nn.softmax(self._logits(model, images)).numpy()
+
+    def _identity(self, model) -> bytes:
+        """The traced graph of __call__: what the model computes."""
+        tf = import_tensorflow()
+        traced = tf.function(model.__call__).get_concrete_function(
+            tf.TensorSpec([None, 28, 28, 1], tf.float32)
+        )
+        return traced.graph.as_graph_def().SerializeToString(deterministic=True)
+
+    def _step(self, model, learning_rate: float):
+        tf = import_tensorflow()
+        # The optimizer lives as long as `step`: never an attribute of the model,
+        # or its slots would be exported with it.
+        optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
+        variables = list(model.trainable_variables)
+        if not variables:
+            raise ModelError(
+                "the model has no trainable variables: create them as tf.Variable attributes "
+                "of the tf.Module"
+            )
+
+        @tf.function
+        def step(images, labels):
+            with tf.GradientTape() as tape:
+                logits = model(images)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+                )
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            return loss
+
+        return lambda images, labels: step(tf.constant(images), tf.constant(labels, tf.int64))
+
+    def export(self, save, model, directory: Path) -> Export:
+        save(model, str(directory))
+        return Export(Path(directory))

@@ -1,0 +1,88 @@
+"""Lessons for errors students meet often, and keeping messages to a screen.
+
+`advice_for(message)` gives the hint of every known mistake whose pattern
+matches an error's text; `shorten` keeps a long error (TensorFlow's can run
+to hundreds of lines) to its first lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_MESSAGE_LINES = 12
+
+
+# Errors students meet often, recognised by their text (a regular expression),
+# each with what it means and the call to make instead.
+KNOWN_MISTAKES = (
+    (
+        r"Invalid filepath extension for saving",
+        "Keras 3's model.save writes only a .keras (or .h5) file. For a SavedModel to serve, use "
+        "keras.export.ExportArchive (or model.export(export_dir)); for the file, "
+        "model.save('name.keras').",
+    ),
+    (
+        r"legacy SavedModel format is not supported by `load_model\(\)`",
+        "Keras 3's load_model reads only .keras and .h5 files. Reload a SavedModel endpoint with "
+        "keras.layers.TFSMLayer(export_dir, call_endpoint='serve'), or use "
+        "tf.saved_model.load(export_dir).",
+    ),
+    (
+        r"could not be found in SavedModel, with available tags",
+        "The loader did not find the tags it was given. Tags are a list, ['serve'], not the "
+        "string 'serve' (a string is read letter by letter), and must be the tags the export "
+        "was written with.",
+    ),
+    (
+        r"depends on a placeholder which is not an input",
+        "tf.saved_model.load needs every placeholder an output uses to be an input of its "
+        "signature: exercise 4 shows how.",
+    ),
+    (
+        r"refers to an Operation, not a Tensor",
+        "A tensor's name ends with its output index, ':0'. The names in a signature's "
+        "TensorInfo already have it: pass info.name to get_tensor_by_name as it is.",
+    ),
+    (
+        r"already exists, and isn't empty",
+        "SavedModel exporters refuse a folder that already holds files. Write each export once, "
+        "into the export_dir you were given, and do not create or fill it beforehand.",
+    ),
+    (
+        r"is neither an attribute of the reloaded SavedModel",
+        "TFSMLayer's call_endpoint must be an endpoint the export has (the error lists them): "
+        "this kata's Keras exports have 'serve' and 'evaluate'.",
+    ),
+    (
+        r"(accuracy|metric)\S*/(total|count)\S* does not exist"
+        r"|uninitialized value \S*/(total|count)",
+        "tf.compat.v1.metrics.* keep running counts in local variables, which need "
+        "tf.compat.v1.local_variables_initializer() before the first update. The mean of "
+        "tf.equal(argmax, labels) needs no variables at all.",
+    ),
+    (
+        r"is not compatible with eager execution",
+        "Placeholders exist only in graph mode. TensorFlow 2 code takes tensors (or numpy "
+        "arrays) directly; graph-mode code must run inside `with tf.Graph().as_default():`.",
+    ),
+    (
+        r"SavedModel file does not exist at",
+        "There is no saved_model.pb in that folder: check the path, and that save() wrote the "
+        "SavedModel into export_dir itself.",
+    ),
+)
+
+
+def advice_for(message: str) -> str:
+    """The advice of every known mistake whose pattern matches `message`."""
+    return "".join(
+        f"\nHint: {advice}" for pattern, advice in KNOWN_MISTAKES if re.search(pattern, message)
+    )
+
+
+def shorten(text: str, lines: int = MAX_MESSAGE_LINES) -> str:
+    """The first `lines` lines of `text`, indented to follow a label, and how many were left out."""
+    kept = text.strip().splitlines() or [""]
+    if len(kept) > lines:
+        kept = [*kept[:lines], f"... ({len(kept) - lines} more lines)"]
+    return "\n  ".join(kept)

@@ -1,0 +1,218 @@
+"""The fixtures every exercise's tests share: same names, same shapes, any kind.
+
+Everything here goes through the exercise's kind (savedmodel_kata/kinds/),
+so a test module reads the same whatever the exercise:
+
+    exercise, target, kind      the catalogue entry, exercises|solutions, its Kind
+    student, reference          the code under test (StudentCode) and the reference module
+    mnist                       the bundled digits (mnist.Digits), read-only
+    reference_trained           the reference trained from its seeded start (kinds.Trained), cached
+    trained_snapshot            every trained value, taken before any student code runs
+    trained_copy()              a private live copy of the trained reference
+    before_save                 BeforeSave: what the trained model computes on the test digits
+    reference_export            the trained model exported by the reference's save (kinds.Export)
+    reference_loaded(key)       that export reloaded by the reference's loader (kinds.Loaded)
+    student_export()            the trained model exported by the student's save (kinds.Export)
+    student_model()             the student's create_model, seeded, untrained
+    student_trained()           the student's create_model trained from the reference's start
+    new_export_dir()            a path that does not exist yet
+
+Functions of the student's are called inside tests, never in fixtures, so a
+stub fails each test with its lesson instead of erroring in setup; `memo`
+keeps each result for the module.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from savedmodel_kata import catalogue, kinds, settings
+from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
+from savedmodel_kata.kinds.base import Score, Weights
+from savedmodel_kata.mnist import Digits, load_mnist_dataset
+from savedmodel_kata.plugin.run import RUN, exercise_of_test_file
+
+
+class BeforeSave(NamedTuple):
+    """The trained reference on the test digits, before any export."""
+
+    probabilities: np.ndarray  # [2000, 10] softmax
+    score: Score  # correct predictions among the test digits
+    weights: Weights  # trainable weights by shape
+
+    def __repr__(self) -> str:  # Hypothesis prints fixtures with a falsifying example
+        return f"<before save: {self.score}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+class Memo(dict):
+    """Student results computed inside tests (so a stub fails the test, not a fixture),
+    kept per module."""
+
+    def remember(self, key: str, compute):
+        if key not in self:
+            self[key] = compute()
+        return self[key]
+
+    def __repr__(self) -> str:
+        return f"<memo of {', '.join(self) or 'nothing yet'}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+@functools.cache
+def bundled_digits() -> Digits:
+    """Kept for the life of the process: `kata watch` and `kata status` run pytest many times."""
+    digits = load_mnist_dataset("bundled")
+    for array in digits:
+        array.setflags(write=False)  # shared between runs: no test may change it
+    return digits
+
+
+@pytest.fixture(scope="session")
+def kata_root(pytestconfig) -> Path:
+    return find_root(Path(pytestconfig.rootpath))
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Digits:
+    return bundled_digits()
+
+
+@pytest.fixture(scope="module")
+def exercise(request) -> catalogue.Exercise:
+    found = exercise_of_test_file(request.path)
+    if found is None:
+        raise pytest.UsageError(f"{request.path} is not the test module of a catalogue exercise")
+    return found
+
+
+@pytest.fixture(scope="module")
+def target(request) -> str:
+    """exercises or solutions: parametrized when a run checks both."""
+    if hasattr(request, "param"):
+        return request.param
+    return request.config.stash[RUN].targets_for(request.path)[0]
+
+
+@pytest.fixture(scope="module")
+def kind(exercise):
+    return kinds.for_exercise(exercise)
+
+
+@pytest.fixture(scope="module")
+def student(kata_root, target, exercise) -> StudentCode:
+    """The code under test, wrapped to explain its failures."""
+    return StudentCode(kata_root, target, exercise, timeout=settings.current().call_timeout)
+
+
+@pytest.fixture(scope="module")
+def reference(kata_root, exercise):
+    """The reference solution's module, used for every function a test does not grade."""
+    return import_exercise(kata_root, "solutions", exercise)
+
+
+@pytest.fixture(scope="module")
+def memo() -> Memo:
+    return Memo()
+
+
+_export_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def new_export_dir(tmp_path_factory):
+    """A factory of paths that do not exist yet (SavedModel exporters refuse existing folders)."""
+    return lambda: tmp_path_factory.mktemp("export") / f"model-{next(_export_numbers)}"
+
+
+@pytest.fixture(scope="module")
+def reference_trained(kind, reference, mnist):
+    trained = kind.train(reference.create_model, mnist)
+    yield trained
+    kind.close(trained.model)
+
+
+@pytest.fixture(scope="module")
+def trained_snapshot(kind, reference_trained):
+    return kind.snapshot(reference_trained.model)
+
+
+@pytest.fixture(scope="module")
+def trained_copy(kind, reference, trained_snapshot):
+    copies = []
+
+    def copy():
+        copies.append(kind.copy(reference.create_model, trained_snapshot))
+        return copies[-1]
+
+    yield copy
+    for model in copies:
+        kind.close(model)
+
+
+@pytest.fixture(scope="module")
+def before_save(kind, reference_trained, mnist) -> BeforeSave:
+    model = reference_trained.model
+    return BeforeSave(
+        probabilities=kind.predict(model, mnist.test_images),
+        score=kind.score(model, mnist.test_images, mnist.test_labels),
+        weights=kind.weights(model),
+    )
+
+
+@pytest.fixture(scope="module")
+def reference_export(kind, reference, trained_copy, new_export_dir):
+    return kind.export(reference.save, trained_copy(), new_export_dir())
+
+
+@pytest.fixture(scope="module")
+def reference_loaded(kind, reference, reference_export):
+    """reference_loaded(key): the reference export reloaded afresh by the reference's loader."""
+    loaded = []
+
+    def load(key: str):
+        loaded.append(kind.load(reference.load_signature_tensors, reference_export.directory, key))
+        return loaded[-1]
+
+    yield load
+    for each in loaded:
+        each.close()
+
+
+@pytest.fixture(scope="module")
+def student_export(kind, student, trained_copy, new_export_dir, memo):
+    return lambda: memo.remember(
+        "student_export", lambda: kind.export(student.save, trained_copy(), new_export_dir())
+    )
+
+
+@pytest.fixture(scope="module")
+def student_model(kind, student, memo):
+    yield lambda: memo.remember(
+        "student_model", lambda: kind.new_model(student.create_model, for_training=False)
+    )
+    if "student_model" in memo:
+        kind.close(memo["student_model"])
+
+
+@pytest.fixture(scope="module")
+def student_trained(kind, student, reference, mnist, memo):
+    def train():
+        start = memo.remember(
+            "reference_start", lambda: kind.initial_weights(reference.create_model)
+        )
+        return kind.train(student.create_model, mnist, start_from=start)
+
+    yield lambda: memo.remember("student_trained", train)
+    if "student_trained" in memo:
+        kind.close(memo["student_trained"].model)

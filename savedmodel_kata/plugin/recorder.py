@@ -1,0 +1,74 @@
+"""The one recorder of test results: a pytest plugin that turns reports into `TestResult`s.
+
+In-process runs (`kata status`, `kata watch`, the meta-tests) keep the
+results in memory; the grader's worker passes callbacks that write each
+event to its journal as it happens, so a process that dies mid-test still
+leaves a record of what ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from savedmodel_kata.results import Failure, TestResult
+
+
+def result_of(report) -> TestResult | None:
+    """The TestResult of a setup or call report of an exercise test (None for other tests)."""
+    properties = dict(report.user_properties)
+    if "exercise" not in properties:
+        return None
+    failure = properties.get("failure")
+    return TestResult(
+        nodeid=report.nodeid,
+        exercise=properties["exercise"],
+        function=properties["function"],
+        passed=report.passed,
+        failure=Failure(failure) if failure and not report.passed else None,
+        message=report.longreprtext if report.failed else "",
+        hidden=bool(properties.get("hidden")),
+        seconds=round(report.duration, 3),
+    )
+
+
+class ResultRecorder:
+    """One TestResult an exercise test; collection and teardown errors in `errors`."""
+
+    def __init__(
+        self,
+        on_collected: Callable[[list], None] | None = None,
+        on_start: Callable[[str], None] | None = None,
+        on_result: Callable[[TestResult], None] | None = None,
+    ):
+        self.results: list[TestResult] = []
+        self.errors: list[str] = []
+        self.exit_code: int | None = None
+        self._on_collected, self._on_start, self._on_result = on_collected, on_start, on_result
+
+    def pytest_collection_finish(self, session) -> None:
+        if self._on_collected:
+            self._on_collected(session.items)
+
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        if self._on_start:
+            self._on_start(nodeid)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.skipped:
+            return
+        # A test that errors in setup never runs: its setup report is its result.
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            result = result_of(report)
+            if result is not None:
+                self.results.append(result)
+                if self._on_result:
+                    self._on_result(result)
+        elif report.failed:
+            self.errors.append(f"{report.nodeid} {report.when}: {report.longreprtext}")
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.errors.append(report.longreprtext)
+
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        self.exit_code = int(exitstatus)

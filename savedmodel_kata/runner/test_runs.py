@@ -1,0 +1,44 @@
+"""Running exercise tests in this process, and getting `TestResult`s back.
+
+TensorFlow stays imported between runs (what makes `kata watch` fast), and
+each run resolves its settings afresh through the plugin. `kata status`,
+`kata watch`, `kata solution` and the meta-tests use this one function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+from savedmodel_kata import catalogue
+from savedmodel_kata.plugin.recorder import ResultRecorder
+
+
+def run_tests(
+    root: Path,
+    exercises: list[catalogue.Exercise],
+    *,
+    target: str = "exercises",
+    first_failure_only: bool = False,
+    profile: str = "kata-grading",
+    select: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> ResultRecorder:
+    """Run the tests of `exercises` against `target`, quietly (`select`: pytest's -k)."""
+    import pytest
+
+    recorder = ResultRecorder()
+    arguments = [str(root / target / e.file_name) for e in exercises]
+    # pytest's unraisable-exception plugin runs gc.collect() five times at exit:
+    # 0.8 s with TensorFlow's heap, on every rerun of `kata watch`.
+    arguments += ["-p", "savedmodel_kata.plugin", "-p", "no:cacheprovider"]
+    arguments += ["-p", "no:unraisableexception", "-q", "--rootdir", str(root)]
+    arguments += ["--hypothesis-profile", profile, *extra]
+    if first_failure_only:
+        arguments.append("-x")
+    if select:
+        arguments += ["-k", select]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(arguments, plugins=[recorder])
+    return recorder

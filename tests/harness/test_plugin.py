@@ -1,0 +1,63 @@
+"""The plugin: plain collection, one plan per run, the same report however a test is reached."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BARE_ASSERT_TEST = """
+
+@pytest.mark.function("evaluate")
+def test_evaluate_bare_assert_for_the_harness(student):
+    doubled = 1 + 1
+    assert doubled == 3
+"""
+
+
+@pytest.fixture
+def kata_with_a_bare_assert(tmp_path):
+    """A scratch kata whose exercise-1 tests end with a test failing on a bare assert."""
+    for folder in ("solutions", "exercises"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    (tmp_path / "tests").mkdir()
+    source = (ROOT / "tests" / "test_ex01_graph_mode.py").read_text()
+    (tmp_path / "tests" / "test_ex01_graph_mode.py").write_text(source + BARE_ASSERT_TEST)
+    (tmp_path / "conftest.py").symlink_to(ROOT / "conftest.py")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    return tmp_path
+
+
+def failure_report(root: Path, *arguments: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KATA_")}
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", *arguments, "-p", "no:cacheprovider", "-k", "bare_assert"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    section = re.search(
+        r"_{3,} test_evaluate_bare_assert_for_the_harness _{3,}\n(.*?)\n={3,}",
+        finished.stdout,
+        re.S,
+    )
+    assert section, finished.stdout
+    return section.group(1)
+
+
+def test_a_bare_assert_teaches_the_same_under_both_ways_of_running(kata_with_a_bare_assert):
+    root = kata_with_a_bare_assert
+    by_exercise = failure_report(root, "exercises/ex01_graph_mode.py")
+    by_test_file = failure_report(root, "tests/test_ex01_graph_mode.py", "--target", "exercises")
+    assert by_exercise == by_test_file
+    # Assertion rewriting is on: the operands are shown, with where the check is.
+    assert "assert 2 == 3" in by_exercise
+    assert "(checked at test_ex01_graph_mode.py:" in by_exercise
+    assert "evaluate() in exercises/ex01_graph_mode.py" in by_exercise
