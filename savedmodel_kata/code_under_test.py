@@ -18,6 +18,7 @@ traceback; the runner prints it.
 from __future__ import annotations
 
 import importlib.util
+import re
 import signal
 import sys
 import threading
@@ -55,7 +56,12 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def module_path(root: Path, target: str, exercise: catalogue.Exercise) -> Path:
-    if target not in TARGETS:
+    """Where `target`'s module of `exercise` is: exercises/ or solutions/, or any folder
+    inside the repository holding exercise modules (the meta-tests' planted copies)."""
+    folder = (root / target).resolve()
+    if target not in TARGETS and (
+        Path(target).is_absolute() or root.resolve() not in folder.parents
+    ):
         raise TargetError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     return root / target / exercise.file_name
 
@@ -78,7 +84,7 @@ def import_exercise(root: Path, target: str, exercise: catalogue.Exercise) -> ty
     import_tensorflow()  # every exercise imports it: do it once, quietly, first
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))  # as pytest's rootdir: `import exercises.x` works everywhere
-    name = f"kata_{target}.{exercise.module}"
+    name = "kata_" + re.sub(r"\W", "_", target) + "." + exercise.module
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -112,6 +118,10 @@ def _last_line_in(error: BaseException, path: Path) -> int | None:
     return line
 
 
+class HarnessError(Exception):
+    """A test broke the kata's own rules: a bug in the test, never the student's."""
+
+
 class _Timeout(BaseException):
     # BaseException, so a student's `except Exception:` cannot swallow it.
     pass
@@ -137,6 +147,9 @@ class StudentCode:
         self.display_path = f"{target}/{exercise.file_name}"
         self._module = None
         self._timed_out: set[str] = set()
+        # The function the running test grades (set by the plugin): a test of one function
+        # takes the other three from the reference, so a mistake costs only its own points.
+        self.graded: str | None = None
 
     def __repr__(self) -> str:
         return f"<{self.display_path}>"
@@ -174,6 +187,11 @@ class StudentCode:
 
     def _call(self, name, function, args, kwargs):
         __tracebackhide__ = True
+        if self.graded not in (None, catalogue.END_TO_END, name):
+            raise HarnessError(
+                f"a test of {self.graded}() called the student's {name}(): a test grades one "
+                "function and takes the other three from the reference"
+            )
         label = f"{self.display_path}: {name}()"
         if name in self._timed_out:
             # Waiting the whole limit again, test after test, teaches nothing new.

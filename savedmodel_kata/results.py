@@ -49,6 +49,7 @@ class TestResult:
     message: str = ""
     hidden: bool = False
     seconds: float = 0.0
+    target: str = "exercises"  # the code it ran against
 
     @property
     def name(self) -> str:

@@ -12,7 +12,8 @@ so a test module reads the same whatever the exercise:
     before_save                 BeforeSave: what the trained model computes on the test digits
     reference_export            the trained model exported by the reference's save (kinds.Export)
     reference_loaded(key)       that export reloaded by the reference's loader (kinds.Loaded)
-    student_export()            the trained model exported by the student's save (kinds.Export)
+    student_export()            the trained model exported by the student's save, then moved
+    fresh_process               reloads exports in an isolated Python process (FreshProcess)
     student_model()             the student's create_model, seeded, untrained
     student_trained()           the student's create_model trained from the reference's start
     new_export_dir()            a path that does not exist yet
@@ -36,6 +37,7 @@ from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
 from savedmodel_kata.kinds.base import Score, Weights
 from savedmodel_kata.mnist import Digits, load_mnist_dataset
+from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
 from savedmodel_kata.plugin.run import RUN, exercise_of_test_file
 
 
@@ -115,6 +117,19 @@ def student(kata_root, target, exercise) -> StudentCode:
     return StudentCode(kata_root, target, exercise, timeout=settings.current().call_timeout)
 
 
+@pytest.fixture(autouse=True)
+def _only_the_graded_function(request):
+    """A test marked function(f) may call only the student's f: enforced, not assumed."""
+    function = dict(request.node.user_properties).get("function")
+    if function is None or "student" not in request.fixturenames:
+        yield
+        return
+    student = request.getfixturevalue("student")
+    student.graded = function
+    yield
+    student.graded = None
+
+
 @pytest.fixture(scope="module")
 def reference(kata_root, exercise):
     """The reference solution's module, used for every function a test does not grade."""
@@ -189,11 +204,24 @@ def reference_loaded(kind, reference, reference_export):
         each.close()
 
 
+@pytest.fixture(scope="session")
+def fresh_process():
+    """One fresh, isolated Python process for the run's reloads (see fresh_process.py)."""
+    process = FreshProcess()
+    yield process
+    process.remove()
+
+
 @pytest.fixture(scope="module")
-def student_export(kind, student, trained_copy, new_export_dir, memo):
-    return lambda: memo.remember(
-        "student_export", lambda: kind.export(student.save, trained_copy(), new_export_dir())
-    )
+def student_export(kind, student, trained_copy, new_export_dir, memo, fresh_process):
+    """The student's export, moved away from where it was written (so nothing may point there)."""
+
+    def export():
+        written = kind.export(student.save, trained_copy(), new_export_dir())
+        fresh_process.start()  # there is an export to reload: start importing TensorFlow there
+        return relocate(written, new_export_dir())
+
+    return lambda: memo.remember("student_export", export)
 
 
 @pytest.fixture(scope="module")

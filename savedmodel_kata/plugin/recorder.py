@@ -28,6 +28,7 @@ def result_of(report) -> TestResult | None:
         message=report.longreprtext if report.failed else "",
         hidden=bool(properties.get("hidden")),
         seconds=round(report.duration, 3),
+        target=properties.get("target", "exercises"),
     )
 
 

@@ -73,17 +73,19 @@ class KataRun:
         return run
 
     def _exercise_path(self, path: Path) -> tuple[list[catalogue.Exercise], str | None]:
-        """The exercises a path of exercises/ or solutions/ stands for, and that target."""
+        """The exercises a path stands for, and its target: exercises/ or solutions/ (every
+        exercise), or an exercise module in any folder of the repository but tests/."""
+        root = self.root.resolve()
         for target in TARGETS:
-            folder = (self.root / target).resolve()
-            if path == folder:
+            if path == (root / target).resolve():
                 return list(catalogue.exercises()), target
-            if path.parent == folder and path.suffix == ".py":
-                try:
-                    return [catalogue.by_module(path.stem)], target
-                except CatalogueError:
-                    return [], None  # a student's helper module, say: pytest handles it
-        return [], None
+        if path.suffix != ".py" or root not in path.parents or (root / "tests") in path.parents:
+            return [], None
+        try:
+            exercise = catalogue.by_module(path.stem)
+        except CatalogueError:
+            return [], None  # a student's helper module, say: pytest handles it
+        return [exercise], path.parent.relative_to(root).as_posix()
 
     def _hidden_files(self, exercise: catalogue.Exercise) -> list[Path]:
         folder = self.settings.hidden_tests
