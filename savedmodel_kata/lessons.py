@@ -70,6 +70,36 @@ KNOWN_MISTAKES = (
         "There is no saved_model.pb in that folder: check the path, and that save() wrote the "
         "SavedModel into export_dir itself.",
     ),
+    (
+        r"Random ops require a seed to be set when determinism is enabled",
+        "The harness seeds the graph it builds your model in: create the variables in that "
+        "graph (the default graph while create_model runs), not in a tf.Graph() of your own.",
+    ),
+    (
+        r"Parent directory of \S*variables/variables doesn't exist",
+        "A SavedModel is more than a checkpoint: simple_save (or saved_model.Builder) writes "
+        "saved_model.pb and variables/ together, into an export_dir that does not exist yet.",
+    ),
+    (
+        r"The name '[^']*' refers to a Tensor which does not exist",
+        "That tensor name is not in this graph: the exporter named its tensors otherwise. Take "
+        "every name from the signature (signature_def[key].inputs / .outputs, info.name).",
+    ),
+    (
+        r"is not an element of this graph",
+        "A tensor of another graph (an earlier session's?): look tensors up in the session's "
+        "own graph each time you load, never keep them from an earlier call.",
+    ),
+    (
+        r"Cannot feed value of shape \(\d+,\) for Tensor \S+, which has shape '?\(\?, 10\)",
+        "That input is one-hot, [None, 10]: turn integer digits into rows first "
+        "(np.eye(10, dtype=np.float32)[labels]).",
+    ),
+    (
+        r"You must feed a value for placeholder tensor '([^']+)'",
+        "A tensor this needs depends on a placeholder that was not fed: is a signature key "
+        "mapped to the wrong tensor (say 'prediction' to the label placeholder)?",
+    ),
 )
 
 

@@ -64,12 +64,15 @@ def create_model(x):
     tensor shaped [None, 10]: one score per digit, *before* softmax (the
     harness adds the softmax and the loss, which wants raw logits).
 
-    The architecture is the tutorial's, 2,830 trainable parameters in all:
-    conv 3x3, 8 filters -> pool; conv 3x3, 16 filters -> pool; conv 1x1,
-    4 filters -> pool (each conv with ReLU, 'SAME' padding; each pool 2x2,
-    stride 2); flatten to 36 values; dense 32 with ReLU; dense 10.
-    The batch dimension must stay open (None): a served model gets batches
-    of any size.
+    The architecture is the tutorial's, 2,830 trainable parameters in all and
+    no other layers: conv 3x3, 8 filters -> pool; conv 3x3, 16 filters ->
+    pool; conv 1x1, 4 filters -> pool (each conv with ReLU and 'SAME'
+    padding; each pool 2x2, stride 2, 'VALID' padding); flatten to 36 values;
+    dense 32 with ReLU; dense 10. Kernels start glorot uniform, biases at
+    zero. tf.compat.v1.layers is not available with Keras 3: make each weight
+    with tf.compat.v1.get_variable. Build every op from `x`, in the graph the
+    harness made for it (never a tf.Graph of your own). The batch dimension
+    must stay open (None): a served model gets batches of any size.
     """
     hidden = _conv_block("conv1", x, size=3, filters=8)
     hidden = _conv_block("conv2", hidden, size=3, filters=16)
@@ -85,11 +88,12 @@ def create_model(x):
 def save(sess, export_dir, x, y, y_pred, acc):
     """Export the trained model in `sess` as a SavedModel in `export_dir`.
 
-    Write tag 'serve' and one signature, 'serving_default', whose input key
-    'input' maps to `x` and whose output keys map 'output' to `y` (the
-    tutorial's label placeholder), 'prediction' to `y_pred` (softmax
-    probabilities) and 'accuracy' to `acc`. `export_dir` must not exist yet.
-    Export the weights as trained: do not initialise anything here.
+    Write tag 'serve' and one signature, 'serving_default' (method
+    'tensorflow/serving/predict'), whose input key 'input' maps to `x` and
+    whose output keys map 'output' to `y` (the tutorial's label placeholder),
+    'prediction' to `y_pred` (softmax probabilities) and 'accuracy' to `acc`.
+    Write into `export_dir` itself, which does not exist yet. Export the
+    session you were given, weights as trained: do not initialise anything.
     """
     v1.saved_model.simple_save(
         sess,
@@ -124,8 +128,10 @@ def evaluate(sess, tensors, images, labels):
 
     `tensors` is what `load_signature_tensors` returned; `images` is float32
     [N, 28, 28, 1]; `labels` are integer digits [N]. Return a Python float in
-    [0, 1] (a fraction, not a percentage) computed by the graph's 'accuracy'
-    tensor on all N images: the exporter's own metric is the one to trust.
+    [0, 1] (a fraction, not a percentage): the share of all N images whose
+    predicted digit is their label. The loaded graph computes it for you: its
+    'accuracy' tensor, fed the images and the labels as one-hot rows
+    ('output' is the tutorial's label placeholder, [None, 10]).
     """
     one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
     value = sess.run(

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
@@ -23,6 +24,7 @@ from savedmodel_kata.plugin.checks import (
     describe_check,
     digits_counted,
     examples,
+    key_id,
     loaded_with,
     opened,
     parameter_report,
@@ -187,7 +189,7 @@ def test_save_writes_the_two_named_signatures(student_export):
 
 
 @pytest.mark.function("save")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
+@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
 def test_save_signature_inputs_and_outputs_are_named_and_typed(student_export, key):
     proto = read_saved_model(student_export().directory)
     assert key in proto.meta_graphs[0].signature_def, f"the export has no signature {key!r}"
@@ -285,8 +287,8 @@ def test_save_serves_batch_sizes_never_seen_at_export(student_export, mnist, bat
 
 
 @pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
-def test_load_describes_the_signature(student, reference_export, key):
+@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
+def test_load_signature_tensors_describes_the_signature(student, reference_export, key):
     description = student.load_signature_tensors(str(reference_export.directory), key)
     describe_check(description, key)
     expected_inputs, expected_outputs = EXPECTED_SIGNATURES[key]
@@ -304,7 +306,7 @@ def test_load_describes_the_signature(student, reference_export, key):
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_function_takes_keywords_and_restores_the_weights(
+def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights(
     student, reference_export, before_save, mnist
 ):
     description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
@@ -318,7 +320,7 @@ def test_load_function_takes_keywords_and_restores_the_weights(
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_reads_names_from_the_export_not_from_assumptions(
+def test_load_signature_tensors_reads_names_from_the_export_not_from_assumptions(
     student, trained_copy, new_export_dir
 ):
     # Another exporter, other names: 'pixels' in, 'scores' out.
@@ -356,7 +358,7 @@ def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
 
 
 @pytest.mark.function("evaluate")
-def test_evaluate_equals_the_accuracy_before_save(
+def test_evaluate_counts_the_same_digits_as_the_trained_model(
     kind, student, reference, reference_loaded, before_save, mnist
 ):
     images, labels = mnist.test_images, mnist.test_labels
@@ -410,3 +412,572 @@ def test_end_to_end_with_all_your_functions(
         f"the round trip is exact, but your model reaches only {100 * before.accuracy:.1f} % "
         f"(reference {100 * reference_accuracy:.1f} %)"
     )
+
+
+# --- the mutation gate: mistakes this suite must catch, alternatives it must accept
+
+MISTAKES = [
+    Mistake(
+        "create_model",
+        "kernels are plain tensors",
+        'tf.Variable(_glorot_uniform(shape), name=f"{name}/kernel")',
+        "_glorot_uniform(shape)",
+        "Assign each tf.Variable to an attribute of the module",
+    ),
+    Mistake(
+        "create_model",
+        "kernels not trainable",
+        'tf.Variable(_glorot_uniform(shape), name=f"{name}/kernel")',
+        'tf.Variable(_glorot_uniform(shape), name=f"{name}/kernel", trainable=False)',
+        "trainable parameters",
+    ),
+    Mistake(
+        "create_model",
+        "kernels initialised to zeros",
+        "    return tf.random.uniform(shape, -limit, limit)",
+        "    return tf.zeros(shape)",
+        "glorot uniform kernels (the docstring's initialisers)",
+    ),
+    Mistake(
+        "create_model",
+        "kernels from a unit normal",
+        "    return tf.random.uniform(shape, -limit, limit)",
+        "    return tf.random.normal(shape)",
+        "glorot uniform kernels (the docstring's initialisers)",
+    ),
+    Mistake(
+        "create_model",
+        "biases initialised randomly",
+        'tf.Variable(tf.zeros([shape[-1]]), name=f"{name}/bias")',
+        'tf.Variable(tf.random.uniform([shape[-1]]), name=f"{name}/bias")',
+        "zero biases",
+    ),
+    Mistake(
+        "create_model",
+        "softmax in __call__",
+        "        return tf.matmul(hidden, self.dense2_kernel) + self.dense2_bias",
+        ("        return tf.nn.softmax(tf.matmul(hidden, self.dense2_kernel) + self.dense2_bias)"),
+        "those are probabilities",
+    ),
+    Mistake(
+        "create_model",
+        "fixed batch size in a reshape",
+        "tf.reshape(hidden, [-1, 3 * 3 * 4])",
+        "tf.reshape(hidden, [32, 3 * 3 * 4])",
+        "use -1 in tf.reshape",
+    ),
+    Mistake(
+        "create_model",
+        "no ReLU on dense 32",
+        "hidden = tf.nn.relu(tf.matmul(flat, self.dense1_kernel) + self.dense1_bias)",
+        "hidden = tf.matmul(flat, self.dense1_kernel) + self.dense1_bias",
+        "ReLU on dense 32",
+    ),
+    Mistake(
+        "create_model",
+        "float64 kernels",
+        "    return tf.random.uniform(shape, -limit, limit)",
+        "    return tf.random.uniform(shape, -limit, limit, dtype=tf.float64)",
+        "float32",
+    ),
+    Mistake(
+        "create_model",
+        "__call__ traced for batches of 32",
+        "    def __call__(self, x):",
+        (
+            "    @tf.function(input_signature=[tf.TensorSpec([32, 28, 28, 1], tf.float32)])\n"
+            "    def __call__(self, x):"
+        ),
+        "for any batch",
+    ),
+    Mistake(
+        "create_model",
+        "one shared model for every call",
+        "    return DigitClassifier()",
+        (
+            '    if "_MODEL" not in globals():\n'
+            '        globals()["_MODEL"] = DigitClassifier()\n'
+            '    return globals()["_MODEL"]'
+        ),
+        "create_model must return a new, untrained model each call",
+    ),
+    Mistake(
+        "save",
+        "prediction mapped to the logits",
+        '{"prediction": tf.nn.softmax(model(input))}',
+        '{"prediction": model(input)}',
+        "is it the softmax of the model's logits?",
+    ),
+    Mistake(
+        "save",
+        "no serving_default signature",
+        'signatures={"serving_default": serve,',
+        'signatures={"serve": serve,',
+        "expected ['evaluate', 'serving_default']",
+    ),
+    Mistake(
+        "save",
+        "outputs left as output_0",
+        'return {"prediction": tf.nn.softmax(model(input))}',
+        "return tf.nn.softmax(model(input))",
+        "TensorFlow names an unnamed output 'output_0'",
+    ),
+    Mistake(
+        "save",
+        "softmax over the batch axis",
+        '{"prediction": tf.nn.softmax(model(input))}',
+        '{"prediction": tf.nn.softmax(model(input), axis=0)}',
+        "is it the softmax of the model's logits?",
+    ),
+    Mistake(
+        "save",
+        "int32 label spec",
+        (
+            "    @tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), label)\n"
+        ),
+        (
+            '    @tf.function(input_signature=[INPUT_SPEC, tf.TensorSpec([None], tf.int32, name="'
+            'label")])\n'
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), tf.cast(label, tf.int64)"
+            ")\n"
+        ),
+        "expected int64",
+    ),
+    Mistake(
+        "save",
+        "one-hot label spec",
+        (
+            "    @tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), label)\n"
+        ),
+        (
+            "    @tf.function(input_signature=[INPUT_SPEC, tf.TensorSpec([None, 10], tf.float32, "
+            'name="label")])\n'
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), tf.argmax(label, axis=1)"
+            ")\n"
+        ),
+        "expected int64 [-1]",
+    ),
+    Mistake(
+        "save",
+        "fixed batch size in the serving spec",
+        "    @tf.function(input_signature=[INPUT_SPEC])\n",
+        (
+            '    @tf.function(input_signature=[tf.TensorSpec([32, 28, 28, 1], tf.float32, name="i'
+            'nput")])\n'
+        ),
+        "use None in the TensorSpec",
+    ),
+    Mistake(
+        "save",
+        "serving input named images",
+        "    @tf.function(input_signature=[INPUT_SPEC])\n",
+        (
+            "    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="
+            '"images")])\n'
+        ),
+        "expected ['input']",
+    ),
+    Mistake(
+        "save",
+        "accuracy as a percentage in the signature",
+        'return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}',
+        'return {"accuracy": 100 * tf.reduce_mean(tf.cast(correct, tf.float32))}',
+        "a fraction, not a percentage",
+    ),
+    Mistake(
+        "save",
+        "float64 accuracy",
+        "tf.cast(correct, tf.float32)",
+        "tf.cast(correct, tf.float64)",
+        "expected float32",
+    ),
+    Mistake(
+        "save",
+        "a new model exported",
+        "    @tf.function(input_signature=[INPUT_SPEC])\n",
+        ("    model = create_model()\n\n    @tf.function(input_signature=[INPUT_SPEC])\n"),
+        "export the model you were given",
+    ),
+    Mistake(
+        "save",
+        "only serve given as signatures",
+        'signatures={"serving_default": serve, "evaluate": evaluate}',
+        "signatures=serve",
+        "expected ['evaluate', 'serving_default']",
+    ),
+    Mistake(
+        "save",
+        "export into a versioned subfolder",
+        "model, export_dir, signatures=",
+        'model, export_dir + "/1", signatures=',
+        "save wrote no saved_model.pb",
+    ),
+    Mistake(
+        "save",
+        "accuracy on the first 1000 images of the batch",
+        "        correct = tf.equal(tf.argmax(model(input), axis=1), label)",
+        "        correct = tf.equal(tf.argmax(model(input[:1000]), axis=1), label[:1000])",
+        "the fraction of images whose most likely digit is their label",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "loaded returned as None",
+        '        "loaded": loaded,',
+        '        "loaded": None,',
+        "'loaded' must be the object tf.saved_model.load returned (it owns the variables)",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "loaded is a second, unrelated load",
+        '        "loaded": loaded,',
+        '        "loaded": tf.saved_model.load(export_dir),',
+        "'loaded' must own the variables the function reads: the same load",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "function ignores the signature key",
+        '        "function": function,',
+        '        "function": loaded.signatures["serving_default"],',
+        "return loaded.signatures[signature_key] itself",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "positional specs read as inputs",
+        "    _, keyword_specs = function.structured_input_signature",
+        "    keyword_specs, _ = function.structured_input_signature",
+        "signatures take keywords only",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "hard-coded input specs",
+        '        "inputs": dict(keyword_specs),',
+        (
+            '        "inputs": {"input": INPUT_SPEC} if signature_key == "serving_default" else {'
+            '"input": INPUT_SPEC, "label": LABEL_SPEC},'
+        ),
+        "read them from the function",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "hard-coded output specs",
+        '        "outputs": dict(function.structured_outputs),',
+        (
+            '        "outputs": {"prediction": tf.TensorSpec([None, 10], tf.float32)} if signatur'
+            'e_key == "serving_default" else {"accuracy": tf.TensorSpec([], tf.float32)},'
+        ),
+        "read them from the function",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "load cached per signature key",
+        "    loaded = tf.saved_model.load(export_dir)\n",
+        (
+            '    cache = load_signature_tensors.__dict__.setdefault("cache", {})\n'
+            "    if signature_key not in cache:\n"
+            "        cache[signature_key] = tf.saved_model.load(export_dir)\n"
+            "    loaded = cache[signature_key]\n"
+        ),
+        "each call loads export_dir (a cache keyed on the key alone returns another export)",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "the signature map returned as function",
+        '        "function": function,',
+        '        "function": loaded.signatures,',
+        "not callable",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "graph tensors as outputs",
+        '        "outputs": dict(function.structured_outputs),',
+        '        "outputs": {t.name: t for t in function.outputs},',
+        "expected a dict from names to tf.TensorSpec",
+    ),
+    Mistake(
+        "evaluate",
+        "placeholders in eager mode",
+        '    outputs = signature["function"](',
+        (
+            "    tf.compat.v1.placeholder(tf.int64, [None], name='label')\n"
+            '    outputs = signature["function"]('
+        ),
+        "Placeholders exist only in graph mode",
+    ),
+    Mistake(
+        "evaluate",
+        "int32 labels",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.constant(labels, tf.int32)",
+        "labels are int64",
+    ),
+    Mistake(
+        "evaluate",
+        "labels passed without a dtype",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.constant(labels)",
+        "cast the labels to int64, the signature's dtype",
+    ),
+    Mistake(
+        "evaluate",
+        "positional call",
+        (
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            '    outputs = signature["function"](tf.constant(images, tf.float32), tf.constant(lab'
+            "els, tf.int64))\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        "keyword arguments",
+    ),
+    Mistake(
+        "evaluate",
+        "one-hot labels",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.one_hot(labels, 10)",
+        "labels are int64 digits, not one-hot",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy as a percentage",
+        '    return float(outputs["accuracy"])',
+        '    return 100 * float(outputs["accuracy"])',
+        "drop the * 100",
+    ),
+    Mistake(
+        "evaluate",
+        "tensor returned",
+        '    return float(outputs["accuracy"])',
+        '    return outputs["accuracy"]',
+        "expected a Python float",
+    ),
+    Mistake(
+        "evaluate",
+        "numpy float32 returned",
+        '    return float(outputs["accuracy"])',
+        '    return outputs["accuracy"].numpy()',
+        "expected a Python float",
+    ),
+    Mistake(
+        "evaluate",
+        "off by one: first image dropped",
+        "input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)",
+        "input=tf.constant(images[1:], tf.float32), label=tf.constant(labels[1:], tf.int64)",
+        "Is every image given counted",
+    ),
+    Mistake(
+        "evaluate",
+        "labels reversed",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.constant(labels[::-1], tf.int64)",
+        "are the labels in the same order as the images",
+    ),
+    Mistake(
+        "evaluate",
+        "hard-coded accuracy",
+        (
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        "    return float(np.float32(0.893))",
+        "of which the model gets",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy memoised across calls",
+        '    return float(outputs["accuracy"])',
+        '    return evaluate.__dict__.setdefault("accuracy", float(outputs["accuracy"]))',
+        "every call computes its own images' accuracy",
+    ),
+    Mistake(
+        "evaluate",
+        "mean of per-batch accuracies",
+        (
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    batch_accuracies = [\n"
+            '        float(signature["function"](input=tf.constant(images[i:i + 256], tf.float32)'
+            ",\n"
+            "                                    label=tf.constant(labels[i:i + 256], tf.int64))["
+            '"accuracy"])\n'
+            "        for i in range(0, len(images), 256)\n"
+            "    ]\n"
+            "    return float(np.mean(batch_accuracies))"
+        ),
+        "a ragged last batch: sum the correct counts, not the batch means",
+    ),
+]
+
+ALTERNATIVES = [
+    Alternative(
+        "create_model",
+        "tf.Module subclass without super().__init__()",
+        '        super().__init__(name="digit_classifier")\n',
+        "",
+    ),
+    Alternative(
+        "create_model",
+        "variables in lists, loop in __call__",
+        "class DigitClassifier(tf.Module):",
+        (
+            "class ListClassifier(tf.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        shapes = [[3, 3, 1, 8], [3, 3, 8, 16], [1, 1, 16, 4], [36, 32], [32, NUM_CLA"
+            "SSES]]\n"
+            "        self.kernels = [tf.Variable(_glorot_uniform(s)) for s in shapes]\n"
+            "        self.biases = [tf.Variable(tf.zeros([s[-1]])) for s in shapes]\n"
+            "\n"
+            "    def __call__(self, x):\n"
+            "        h = x\n"
+            "        for kernel, bias in zip(self.kernels[:3], self.biases[:3]):\n"
+            '            h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(h, kernel, 1, "SAME") + bia'
+            's), 2, 2, "VALID")\n'
+            "        h = tf.reshape(h, [tf.shape(h)[0], 36])\n"
+            "        h = tf.nn.relu(tf.matmul(h, self.kernels[3]) + self.biases[3])\n"
+            "        return tf.matmul(h, self.kernels[4]) + self.biases[4]\n"
+            "\n"
+            "\n"
+            "class DigitClassifier(ListClassifier):\n"
+            "    pass\n"
+            "\n"
+            "\n"
+            "class _Unused(tf.Module):"
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "tf.function-decorated __call__",
+        "    def __call__(self, x):",
+        ("    @tf.function\n    def __call__(self, x):"),
+    ),
+    Alternative(
+        "create_model",
+        "compat glorot initializer",
+        "    return tf.random.uniform(shape, -limit, limit)",
+        "    return tf.compat.v1.glorot_uniform_initializer()(shape)",
+    ),
+    Alternative(
+        "save",
+        "concrete functions and signature constant",
+        (
+            "    tf.saved_model.save(\n"
+            '        model, export_dir, signatures={"serving_default": serve, "evaluate": evaluat'
+            "e}\n"
+            "    )"
+        ),
+        (
+            "    signatures = {\n"
+            "        tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: serve.get_concrete_functio"
+            "n(),\n"
+            '        "evaluate": evaluate.get_concrete_function(),\n'
+            "    }\n"
+            "    tf.saved_model.save(model, export_dir, signatures=signatures)"
+        ),
+    ),
+    Alternative(
+        "save",
+        "functions attached to the model, unnamed specs",
+        (
+            "    @tf.function(input_signature=[INPUT_SPEC])\n"
+            "    def serve(input):\n"
+            '        return {"prediction": tf.nn.softmax(model(input))}\n'
+            "\n"
+            "    @tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), label)\n"
+            '        return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}\n'
+            "\n"
+            "    tf.saved_model.save(\n"
+            '        model, export_dir, signatures={"serving_default": serve, "evaluate": evaluat'
+            "e}\n"
+            "    )"
+        ),
+        (
+            "    model.serve = tf.function(\n"
+            '        lambda input: {"prediction": tf.nn.softmax(model(input), axis=-1)},\n'
+            "        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],\n"
+            "    )\n"
+            "    model.evaluate = tf.function(\n"
+            '        lambda input, label: {"accuracy": tf.reduce_mean(\n'
+            "            tf.cast(tf.math.equal(tf.argmax(tf.nn.softmax(model(input)), axis=-1), l"
+            "abel), tf.float32))},\n"
+            "        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32), tf.TensorSpec"
+            "([None], tf.int64)],\n"
+            "    )\n"
+            '    tf.saved_model.save(model, export_dir, signatures={"serving_default": model.serv'
+            'e, "evaluate": model.evaluate})'
+        ),
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "specs rebuilt without names",
+        (
+            "    return {\n"
+            '        "inputs": dict(keyword_specs),\n'
+            '        "outputs": dict(function.structured_outputs),'
+        ),
+        (
+            "    def describe(specs):\n"
+            "        return {key: tf.TensorSpec(spec.shape, spec.dtype) for key, spec in specs.it"
+            "ems()}\n"
+            "\n"
+            "    return {\n"
+            '        "inputs": describe(function.structured_input_signature[1]),\n'
+            '        "outputs": describe(function.structured_outputs),'
+        ),
+    ),
+    Alternative(
+        "evaluate",
+        "convert_to_tensor and .item()",
+        (
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            '    result = signature["function"](\n'
+            "        label=tf.convert_to_tensor(np.asarray(labels, dtype=np.int64)),\n"
+            "        input=tf.convert_to_tensor(np.asarray(images, dtype=np.float32)),\n"
+            "    )\n"
+            '    return result["accuracy"].numpy().item()'
+        ),
+    ),
+    Alternative(
+        "evaluate",
+        "batch by batch, counts summed",
+        (
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    correct = 0\n"
+            "    for start in range(0, len(images), 256):\n"
+            "        batch_images, batch_labels = images[start:start + 256], labels[start:start +"
+            " 256]\n"
+            '        outputs = signature["function"](input=tf.constant(batch_images, tf.float32),'
+            "\n"
+            "                                        label=tf.constant(batch_labels, tf.int64))\n"
+            '        correct += int(round(float(outputs["accuracy"]) * len(batch_labels)))\n'
+            "    return correct / len(images)"
+        ),
+    ),
+]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
     ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
@@ -22,6 +23,7 @@ from savedmodel_kata.plugin.checks import (
     check_counts_correct,
     digits_counted,
     examples,
+    key_id,
     loaded_with,
     opened,
     parameter_report,
@@ -142,7 +144,7 @@ def test_save_writes_a_savedmodel_and_a_keras_file(student_export):
 
 
 @pytest.mark.function("save")
-@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS), ids=key_id)
 def test_save_endpoints_are_named_and_typed(student_export, endpoint):
     signatures = read_saved_model(student_export().directory).meta_graphs[0].signature_def
     assert endpoint in signatures, (
@@ -225,8 +227,10 @@ def test_save_formats_do_not_mix_in_keras_3(student_export):
 
 
 @pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
-def test_load_returns_a_tfsm_layer_and_the_endpoint_specs(student, reference_export, endpoint):
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS), ids=key_id)
+def test_load_signature_tensors_returns_a_tfsm_layer_and_the_endpoint_specs(
+    student, reference_export, endpoint
+):
     reloaded = student.load_signature_tensors(str(reference_export.directory), endpoint)
     assert isinstance(reloaded, dict) and {"layer", "inputs", "outputs"} <= set(reloaded), (
         f"load_signature_tensors returned {reloaded!r}; "
@@ -248,7 +252,9 @@ def test_load_returns_a_tfsm_layer_and_the_endpoint_specs(student, reference_exp
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_layer_serves_the_trained_probabilities(student, reference_export, before_save, mnist):
+def test_load_signature_tensors_layer_serves_the_trained_probabilities(
+    student, reference_export, before_save, mnist
+):
     reloaded = student.load_signature_tensors(str(reference_export.directory), "serve")
     probabilities = np.asarray(reloaded["layer"](tf.constant(mnist.test_images))["prediction"])
     assert np.max(np.abs(probabilities - before_save.probabilities)) <= PROBABILITY_TOLERANCE, (
@@ -261,7 +267,7 @@ def test_load_layer_serves_the_trained_probabilities(student, reference_export, 
 
 
 @pytest.mark.function("evaluate")
-def test_evaluate_returns_the_accuracy_before_save(
+def test_evaluate_returns_the_trained_models_accuracy(
     kind, student, reference, reference_loaded, before_save, mnist
 ):
     images, labels = mnist.test_images, mnist.test_labels
@@ -317,3 +323,650 @@ def test_end_to_end_with_all_your_functions(
         f"the round trip is exact, but your model reaches only {100 * before.accuracy:.1f} % "
         f"(reference {100 * reference_accuracy:.1f} %)"
     )
+
+
+# --- the mutation gate: mistakes this suite must catch, alternatives it must accept
+
+MISTAKES = [
+    Mistake(
+        "create_model",
+        "softmax on the last layer",
+        "keras.layers.Dense(NUM_CLASSES),",
+        'keras.layers.Dense(NUM_CLASSES, activation="softmax"),',
+        "the last Dense layer takes no activation",
+    ),
+    Mistake(
+        "create_model",
+        "valid padding on conv1",
+        'keras.layers.Conv2D(8, 3, padding="same", activation="relu"),',
+        'keras.layers.Conv2D(8, 3, padding="valid", activation="relu"),',
+        "'same' padding on the convolutions",
+    ),
+    Mistake(
+        "create_model",
+        "no ReLU on Dense 32",
+        'keras.layers.Dense(32, activation="relu"),',
+        "keras.layers.Dense(32),",
+        "the activations",
+    ),
+    Mistake(
+        "create_model",
+        "ReLU on the logits",
+        "keras.layers.Dense(NUM_CLASSES),",
+        'keras.layers.Dense(NUM_CLASSES, activation="relu"),',
+        "the activations",
+    ),
+    Mistake(
+        "create_model",
+        "stride-2 convolution instead of the first pool",
+        (
+            'keras.layers.Conv2D(8, 3, padding="same", activation="relu"),\n'
+            "            keras.layers.MaxPooling2D(2),"
+        ),
+        'keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"),',
+        "check the layer order",
+    ),
+    Mistake(
+        "create_model",
+        "GlobalAveragePooling instead of Flatten",
+        "keras.layers.Flatten(),",
+        "keras.layers.GlobalAveragePooling2D(),",
+        "the flattened size must be 3*3*4 = 36",
+    ),
+    Mistake(
+        "create_model",
+        "same-padded last pool",
+        (
+            'keras.layers.Conv2D(4, 1, padding="same", activation="relu"),\n'
+            "            keras.layers.MaxPooling2D(2),"
+        ),
+        (
+            'keras.layers.Conv2D(4, 1, padding="same", activation="relu"),\n'
+            '            keras.layers.MaxPooling2D(2, padding="same"),'
+        ),
+        "the flattened size must be 3*3*4 = 36",
+    ),
+    Mistake(
+        "create_model",
+        "batch normalisation added",
+        "keras.layers.Flatten(),",
+        ("keras.layers.BatchNormalization(),\n            keras.layers.Flatten(),"),
+        "trainable parameters",
+    ),
+    Mistake(
+        "create_model",
+        "zero-initialised conv2 kernel",
+        'keras.layers.Conv2D(16, 3, padding="same", activation="relu"),',
+        (
+            'keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer="ze'
+            'ros"),'
+        ),
+        "Keras' default initialisers (glorot uniform kernels)",
+    ),
+    Mistake(
+        "create_model",
+        "biases initialised to ones",
+        'keras.layers.Dense(32, activation="relu"),',
+        'keras.layers.Dense(32, activation="relu", bias_initializer="ones"),',
+        "zero biases",
+    ),
+    Mistake(
+        "create_model",
+        "extra dropout layer",
+        'keras.layers.Dense(32, activation="relu"),',
+        ('keras.layers.Dense(32, activation="relu"),\n            keras.layers.Dropout(0.5),'),
+        "the tutorial's layers: no dropout",
+    ),
+    Mistake(
+        "create_model",
+        "one shared model for every call",
+        "def create_model():",
+        (
+            "def create_model():\n"
+            '    if "_MODEL" not in globals():\n'
+            '        globals()["_MODEL"] = _build()\n'
+            '    return globals()["_MODEL"]\n'
+            "\n"
+            "\n"
+            "def _build():"
+        ),
+        "create_model must return a new, untrained model each call",
+    ),
+    Mistake(
+        "save",
+        "model.save into the export folder",
+        "    archive.write_out(export_dir, verbose=False)",
+        "    model.save(export_dir)",
+        "Keras 3's model.save writes only a .keras",
+    ),
+    Mistake(
+        "save",
+        "model.export instead of ExportArchive",
+        (
+            "    archive = keras.export.ExportArchive()\n"
+            "    archive.track(model)\n"
+            "    archive.add_endpoint(\n"
+            '        "serve",\n'
+            '        lambda input: {"prediction": tf.nn.softmax(model(input))},\n'
+            "        input_signature=[INPUT_SPEC],\n"
+            "    )\n"
+            "    archive.add_endpoint(\n"
+            '        "evaluate",\n'
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],\n"
+            "    )\n"
+            "    archive.write_out(export_dir, verbose=False)"
+        ),
+        "    model.export(export_dir, verbose=False)",
+        "model.export makes only 'serve'",
+    ),
+    Mistake(
+        "save",
+        "evaluate endpoint added first",
+        (
+            "    archive.add_endpoint(\n"
+            '        "serve",\n'
+            '        lambda input: {"prediction": tf.nn.softmax(model(input))},\n'
+            "        input_signature=[INPUT_SPEC],\n"
+            "    )\n"
+            "    archive.add_endpoint(\n"
+            '        "evaluate",\n'
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],\n"
+            "    )\n"
+        ),
+        (
+            "    archive.add_endpoint(\n"
+            '        "evaluate",\n'
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],\n"
+            "    )\n"
+            "    archive.add_endpoint(\n"
+            '        "serve",\n'
+            '        lambda input: {"prediction": tf.nn.softmax(model(input))},\n'
+            "        input_signature=[INPUT_SPEC],\n"
+            "    )\n"
+        ),
+        (
+            "'serving_default' must be 'serve' (ExportArchive aliases its first endpoint): add 's"
+            "erve' first"
+        ),
+    ),
+    Mistake(
+        "save",
+        "endpoint named serving_default",
+        '        "serve",\n',
+        '        "serving_default",\n',
+        "expected 'serve'",
+    ),
+    Mistake(
+        "save",
+        "prediction is the logits",
+        'lambda input: {"prediction": tf.nn.softmax(model(input))},',
+        'lambda input: {"prediction": model(input)},',
+        "softmax",
+    ),
+    Mistake(
+        "save",
+        "unnamed serve output",
+        'lambda input: {"prediction": tf.nn.softmax(model(input))},',
+        "lambda input: tf.nn.softmax(model(input)),",
+        "return a dict",
+    ),
+    Mistake(
+        "save",
+        "accuracy as a percentage in the endpoint",
+        (
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+        ),
+        (
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            ) * 100\n"
+        ),
+        "a fraction, not a percentage",
+    ),
+    Mistake(
+        "save",
+        "int32 label spec",
+        (
+            "tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32)\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],"
+        ),
+        (
+            "tf.cast(tf.equal(tf.argmax(model(input), axis=1), tf.cast(label, tf.int64)), tf.floa"
+            "t32)\n"
+            "            )\n"
+            "        },\n"
+            '        input_signature=[INPUT_SPEC, tf.TensorSpec([None], tf.int32, name="label")],'
+        ),
+        "int64",
+    ),
+    Mistake(
+        "save",
+        "fixed batch in the serve spec",
+        "        input_signature=[INPUT_SPEC],\n",
+        '        input_signature=[tf.TensorSpec([32, 28, 28, 1], tf.float32, name="input")],\n',
+        "-1 for any batch",
+    ),
+    Mistake(
+        "save",
+        "model recompiled before saving",
+        "    model.save(keras_file)",
+        (
+            '    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy('
+            "from_logits=True))\n"
+            "    model.save(keras_file)"
+        ),
+        "the .keras file has no optimizer state",
+    ),
+    Mistake(
+        "save",
+        "weights file instead of a .keras file",
+        "    model.save(keras_file)",
+        '    model.save_weights(keras_file.replace(".keras", ".weights.h5"))',
+        "write it with model.save(keras_file)",
+    ),
+    Mistake(
+        "save",
+        ".keras file next to the export",
+        "    model.save(keras_file)",
+        '    model.save(export_dir + ".keras")',
+        "write it with model.save(keras_file)",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TFSMLayer with an endpoint the export lacks",
+        "TFSMLayer(export_dir, call_endpoint=endpoint),",
+        'TFSMLayer(export_dir, call_endpoint="serving"),',
+        "TFSMLayer's call_endpoint must be an endpoint the export has",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TFSMLayer always serve",
+        "TFSMLayer(export_dir, call_endpoint=endpoint),",
+        'TFSMLayer(export_dir, call_endpoint="serve"),',
+        "call_endpoint must be the endpoint asked for",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TFSMLayer always serving_default",
+        "TFSMLayer(export_dir, call_endpoint=endpoint),",
+        'TFSMLayer(export_dir, call_endpoint="serving_default"),',
+        "call_endpoint must be the endpoint asked for",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "load_model on a SavedModel",
+        '"layer": keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint),',
+        '"layer": keras.models.load_model(export_dir),',
+        "Reload a SavedModel endpoint with keras.layers.TFSMLayer",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "hard-coded endpoint specs",
+        (
+            '        "inputs": dict(keyword_specs),\n'
+            '        "outputs": dict(signature.structured_outputs),'
+        ),
+        (
+            '        "inputs": {"input": INPUT_SPEC} if endpoint == "serve" else {"input": INPUT_'
+            'SPEC, "label": LABEL_SPEC},\n'
+            '        "outputs": {"prediction": tf.TensorSpec([None, 10], tf.float32)} if endpoint'
+            ' == "serve" else {"accuracy": tf.TensorSpec([], tf.float32)},'
+        ),
+        "read the specs from the export, never assume them",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "positional specs read as inputs",
+        "    _, keyword_specs = signature.structured_input_signature",
+        "    keyword_specs, _ = signature.structured_input_signature",
+        "the export says",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "specs always from serve",
+        "signature = tf.saved_model.load(export_dir).signatures[endpoint]",
+        'signature = tf.saved_model.load(export_dir).signatures["serve"]',
+        "the export says",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "signature function instead of a layer",
+        '"layer": keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint),',
+        '"layer": signature,',
+        "expected keras.layers.TFSMLayer",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "outputs as a list of names",
+        '"outputs": dict(signature.structured_outputs),',
+        '"outputs": list(signature.structured_outputs),',
+        "{key: tf.TensorSpec}",
+    ),
+    Mistake(
+        "evaluate",
+        "int32 labels",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.constant(labels, tf.int32)",
+        "Labels are int64 digits",
+    ),
+    Mistake(
+        "evaluate",
+        "labels passed as they come",
+        "label=tf.constant(labels, tf.int64)",
+        "label=labels",
+        "cast the labels to int64, the endpoint's dtype",
+    ),
+    Mistake(
+        "evaluate",
+        "no label given",
+        (
+            '    outputs = reloaded["layer"](\n'
+            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            '    outputs = reloaded["layer"](tf.constant(images, tf.float32))\n'
+            '    return float(outputs["accuracy"])'
+        ),
+        "label=",
+    ),
+    Mistake(
+        "evaluate",
+        "inputs by keyword",
+        "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)",
+        "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)",
+        "first argument positionally",
+    ),
+    Mistake(
+        "evaluate",
+        "one-hot labels",
+        "label=tf.constant(labels, tf.int64)",
+        "label=tf.one_hot(labels, 10)",
+        "Labels are int64 digits",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy as a percentage",
+        '    return float(outputs["accuracy"])',
+        '    return 100 * float(outputs["accuracy"])',
+        "drop the * 100",
+    ),
+    Mistake(
+        "evaluate",
+        "numpy float32 returned",
+        '    return float(outputs["accuracy"])',
+        '    return outputs["accuracy"].numpy()',
+        "a Python float",
+    ),
+    Mistake(
+        "evaluate",
+        "off by one: last image dropped",
+        "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)",
+        ("        tf.constant(images[:-1], tf.float32), label=tf.constant(labels[:-1], tf.int64)"),
+        "Is every image given counted",
+    ),
+    Mistake(
+        "evaluate",
+        "hard-coded accuracy",
+        (
+            '    outputs = reloaded["layer"](\n'
+            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        "    return 0.9240000247955322",
+        "of which the model gets",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy memoised across calls",
+        '    return float(outputs["accuracy"])',
+        '    return evaluate.__dict__.setdefault("accuracy", float(outputs["accuracy"]))',
+        "every call computes its own images' accuracy",
+    ),
+    Mistake(
+        "evaluate",
+        "mean of per-batch accuracies",
+        (
+            '    outputs = reloaded["layer"](\n'
+            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    batch_accuracies = [\n"
+            '        float(reloaded["layer"](tf.constant(images[i:i + 256], tf.float32),\n'
+            '                                label=tf.constant(labels[i:i + 256], tf.int64))["acc'
+            'uracy"])\n'
+            "        for i in range(0, len(images), 256)\n"
+            "    ]\n"
+            "    return sum(batch_accuracies) / len(batch_accuracies)"
+        ),
+        "a ragged last batch: sum the correct counts, not the batch means",
+    ),
+]
+
+ALTERNATIVES = [
+    Alternative(
+        "create_model",
+        "functional API",
+        ("    return keras.Sequential(\n        [\n            keras.Input(shape=(28, 28, 1)),"),
+        (
+            "    inputs = keras.Input(shape=(28, 28, 1))\n"
+            "    h = inputs\n"
+            "    for filters, size in ((8, 3), (16, 3), (4, 1)):\n"
+            '        h = keras.layers.Conv2D(filters, size, padding="same", activation="relu")(h)'
+            "\n"
+            "        h = keras.layers.MaxPooling2D(pool_size=(2, 2), strides=2)(h)\n"
+            "    h = keras.layers.Flatten()(h)\n"
+            '    h = keras.layers.Dense(32, activation="relu")(h)\n'
+            "    return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(h))\n"
+            "    return keras.Sequential(\n"
+            "        [\n"
+            "            keras.Input(shape=(28, 28, 1)),"
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "input_shape on the first layer",
+        (
+            "            keras.Input(shape=(28, 28, 1)),\n"
+            '            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),'
+        ),
+        (
+            '            keras.layers.Conv2D(8, 3, padding="same", activation="relu", input_shape'
+            "=(28, 28, 1)),"
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "separate ReLU layers, explicit initialisers",
+        (
+            '            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),\n'
+            "            keras.layers.MaxPooling2D(2),\n"
+            '            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),'
+        ),
+        (
+            '            keras.layers.Conv2D(8, (3, 3), padding="same", kernel_initializer="gloro'
+            't_uniform", bias_initializer="zeros"),\n'
+            "            keras.layers.ReLU(),\n"
+            '            keras.layers.MaxPool2D(pool_size=2, strides=2, padding="valid"),\n'
+            '            keras.layers.Conv2D(16, 3, padding="same"),\n'
+            '            keras.layers.Activation("relu"),'
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "subclassed keras.Model",
+        "def create_model():",
+        (
+            "class DigitModel(keras.Model):\n"
+            "    def __init__(self, **kwargs):\n"
+            "        super().__init__(**kwargs)\n"
+            '        self.convs = [keras.layers.Conv2D(f, s, padding="same", activation="relu") f'
+            "or f, s in ((8, 3), (16, 3), (4, 1))]\n"
+            "        self.pools = [keras.layers.MaxPooling2D(2) for _ in range(3)]\n"
+            "        self.flatten = keras.layers.Flatten()\n"
+            '        self.hidden = keras.layers.Dense(32, activation="relu")\n'
+            "        self.logits = keras.layers.Dense(NUM_CLASSES)\n"
+            "\n"
+            "    def call(self, x):\n"
+            "        for conv, pool in zip(self.convs, self.pools):\n"
+            "            x = pool(conv(x))\n"
+            "        return self.logits(self.hidden(self.flatten(x)))\n"
+            "\n"
+            "\n"
+            "def create_model():\n"
+            "    model = DigitModel()\n"
+            "    model(keras.ops.zeros((1, 28, 28, 1)))\n"
+            "    return model\n"
+            "\n"
+            "\n"
+            "def _sequential_model():"
+        ),
+    ),
+    Alternative(
+        "save",
+        "ExportArchive without archive.track(model)",
+        "    archive.track(model)\n",
+        "",
+    ),
+    Alternative(
+        "save",
+        "named tf.functions, keras.saving.save_model",
+        (
+            "    archive = keras.export.ExportArchive()\n"
+            "    archive.track(model)\n"
+            "    archive.add_endpoint(\n"
+            '        "serve",\n'
+            '        lambda input: {"prediction": tf.nn.softmax(model(input))},\n'
+            "        input_signature=[INPUT_SPEC],\n"
+            "    )\n"
+            "    archive.add_endpoint(\n"
+            '        "evaluate",\n'
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],\n"
+            "    )\n"
+            "    archive.write_out(export_dir, verbose=False)\n"
+            "    model.save(keras_file)"
+        ),
+        (
+            "    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="
+            '"input")])\n'
+            "    def serve(input):\n"
+            '        return {"prediction": keras.ops.softmax(model(input, training=False))}\n'
+            "\n"
+            "    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="
+            '"input"),\n'
+            '                                  tf.TensorSpec([None], tf.int64, name="label")])\n'
+            "    def evaluate(input, label):\n"
+            "        predicted = tf.argmax(model(input, training=False), axis=-1, output_type=tf."
+            "int64)\n"
+            '        return {"accuracy": tf.reduce_mean(tf.cast(predicted == label, tf.float32))}'
+            "\n"
+            "\n"
+            "    archive = keras.export.ExportArchive()\n"
+            "    archive.track(model)\n"
+            '    archive.add_endpoint("serve", serve)\n'
+            '    archive.add_endpoint("evaluate", evaluate)\n'
+            "    archive.write_out(export_dir, verbose=False)\n"
+            "    keras.saving.save_model(model, keras_file)"
+        ),
+    ),
+    Alternative(
+        "save",
+        ".keras file first, then the archive",
+        "    archive = keras.export.ExportArchive()\n",
+        ("    model.save(keras_file)\n    archive = keras.export.ExportArchive()\n"),
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "specs rebuilt from a kept load",
+        (
+            "    signature = tf.saved_model.load(export_dir).signatures[endpoint]\n"
+            "    _, keyword_specs = signature.structured_input_signature\n"
+            "    return {\n"
+            '        "layer": keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint),\n'
+            '        "inputs": dict(keyword_specs),\n'
+            '        "outputs": dict(signature.structured_outputs),\n'
+            "    }"
+        ),
+        (
+            "    layer = keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint)\n"
+            "    loaded = tf.saved_model.load(export_dir)\n"
+            "    function = loaded.signatures[endpoint]\n"
+            "    as_spec = lambda spec: tf.TensorSpec(spec.shape, spec.dtype)\n"
+            "    return {\n"
+            '        "layer": layer,\n'
+            '        "inputs": {key: as_spec(spec) for key, spec in function.structured_input_sig'
+            "nature[1].items()},\n"
+            '        "outputs": {key: as_spec(spec) for key, spec in function.structured_outputs.'
+            "items()},\n"
+            "    }"
+        ),
+    ),
+    Alternative(
+        "evaluate",
+        "tf.cast labels, numpy result",
+        (
+            '    outputs = reloaded["layer"](\n'
+            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            '    layer = reloaded["layer"]\n'
+            "    outputs = layer(tf.convert_to_tensor(images, dtype=tf.float32), label=tf.cast(la"
+            "bels, tf.int64))\n"
+            '    return float(keras.ops.convert_to_numpy(outputs["accuracy"]))'
+        ),
+    ),
+    Alternative(
+        "evaluate",
+        "batch by batch, counts summed",
+        (
+            '    outputs = reloaded["layer"](\n'
+            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    correct = 0\n"
+            "    for start in range(0, len(images), 256):\n"
+            "        batch_images, batch_labels = images[start:start + 256], labels[start:start +"
+            " 256]\n"
+            '        outputs = reloaded["layer"](tf.constant(batch_images, tf.float32), label=tf.'
+            "constant(batch_labels, tf.int64))\n"
+            '        correct += int(round(float(outputs["accuracy"]) * len(batch_labels)))\n'
+            "    return correct / len(images)"
+        ),
+    ),
+]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import import_exercise
 from savedmodel_kata.kinds.graph import one_hot
+from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
@@ -26,6 +27,7 @@ from savedmodel_kata.plugin.checks import (
     describe_check,
     digits_counted,
     examples,
+    key_id,
     loaded_with,
     opened,
     parameter_report,
@@ -119,7 +121,7 @@ def test_save_loads_in_tf2_where_the_tutorials_export_cannot(tutorial_export, st
 
 
 @pytest.mark.function("save")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
+@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
 def test_save_writes_signatures_whose_inputs_feed_their_outputs(student_export, key):
     meta_graph = read_saved_model(student_export().directory).meta_graphs[0]
     assert list(meta_graph.meta_info_def.tags) == [SERVE_TAG], (
@@ -183,8 +185,8 @@ def test_save_exports_the_trained_weights(student_export, reference_trained, tra
 
 
 @pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES))
-def test_load_in_tf2_describes_a_tf1_export(student, reference_export, key):
+@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
+def test_load_signature_tensors_in_tf2_describes_a_tf1_export(student, reference_export, key):
     description = student.load_signature_tensors(str(reference_export.directory), key)
     describe_check(description, key)
     inputs, outputs = EXPECTED_SIGNATURES[key]
@@ -197,7 +199,7 @@ def test_load_in_tf2_describes_a_tf1_export(student, reference_export, key):
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_in_tf2_function_gives_the_trained_probabilities(
+def test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities(
     student, reference_export, before_save, mnist
 ):
     description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
@@ -211,7 +213,7 @@ def test_load_in_tf2_function_gives_the_trained_probabilities(
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_in_a_session_returns_the_signatures_tensors(
+def test_load_signature_tensors_in_a_session_returns_the_signatures_tensors(
     student, reference_export, before_save, mnist
 ):
     loader = in_session(student.load_signature_tensors, "serving_default")
@@ -240,7 +242,9 @@ def tf2_module_export(kata_root, new_export_dir):
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_in_a_session_reads_a_tf2_module_export(student, tf2_module_export, mnist):
+def test_load_signature_tensors_in_a_session_reads_a_tf2_module_export(
+    student, tf2_module_export, mnist
+):
     model, export_dir = tf2_module_export
     images = mnist.test_images[:100]
     loader = in_session(student.load_signature_tensors, "serving_default")
@@ -254,7 +258,7 @@ def test_load_in_a_session_reads_a_tf2_module_export(student, tf2_module_export,
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_in_a_session_reads_keras_model_export_but_not_a_plain_tf_saved_model_save(
+def test_load_signature_tensors_in_a_session_reads_a_keras_export_but_not_a_plain_keras_model(
     student, new_export_dir, mnist
 ):
     import keras
@@ -308,7 +312,7 @@ def test_load_in_a_session_reads_keras_model_export_but_not_a_plain_tf_saved_mod
 
 
 @pytest.mark.function("evaluate")
-def test_evaluate_returns_the_accuracy_before_save(
+def test_evaluate_returns_the_trained_models_accuracy(
     kind, student, reference, reference_loaded, before_save, mnist
 ):
     images, labels = mnist.test_images, mnist.test_labels
@@ -358,3 +362,548 @@ def test_end_to_end_with_all_your_functions(kind, student, student_trained, mnis
         f"your model got {before} before save and {after!r} after your save, load and evaluate: "
         "something was lost on the way; the per-function tests say where"
     )
+
+
+# --- the mutation gate: mistakes this suite must catch, alternatives it must accept
+
+MISTAKES = [
+    Mistake(
+        "create_model",
+        "softmax in the model",
+        '    return _dense("dense2", hidden, units=NUM_CLASSES)',
+        '    return tf.nn.softmax(_dense("dense2", hidden, units=NUM_CLASSES))',
+        "create_model applies a softmax",
+    ),
+    Mistake(
+        "create_model",
+        "VALID convolutions",
+        'strides=1, padding="SAME")',
+        'strides=1, padding="VALID")',
+        "'VALID' convolution padding",
+    ),
+    Mistake(
+        "create_model",
+        "no ReLU on dense 32",
+        'hidden = _dense("dense1", flat, units=32, activation=tf.nn.relu)',
+        'hidden = _dense("dense1", flat, units=32)',
+        "the ReLU on dense 32",
+    ),
+    Mistake(
+        "create_model",
+        "fixed batch size in a reshape",
+        "tf.reshape(hidden, [-1, 3 * 3 * 4])",
+        "tf.reshape(hidden, [32, 3 * 3 * 4])",
+        "use -1 for the batch dimension",
+    ),
+    Mistake(
+        "create_model",
+        "flatten in channels-first order",
+        "flat = tf.reshape(hidden, [",
+        "flat = tf.reshape(tf.transpose(hidden, [0, 3, 1, 2]), [",
+        "flatten keeps the [batch, 3, 3, 4] order",
+    ),
+    Mistake(
+        "create_model",
+        "conv kernels initialised to zeros",
+        (
+            "[size, size, inputs.shape[-1], filters],\n"
+            "            initializer=v1.glorot_uniform_initializer(),"
+        ),
+        (
+            "[size, size, inputs.shape[-1], filters],\n"
+            "            initializer=v1.zeros_initializer(),"
+        ),
+        "glorot uniform kernels: zero kernels never train",
+    ),
+    Mistake(
+        "create_model",
+        "model built in a graph of its own",
+        (
+            '    hidden = _conv_block("conv1", x, size=3, filters=8)\n'
+            '    hidden = _conv_block("conv2", hidden, size=3, filters=16)'
+        ),
+        (
+            "    with tf.Graph().as_default():\n"
+            "        x = v1.placeholder(tf.float32, [None, 28, 28, 1])\n"
+            '        hidden = _conv_block("conv1", x, size=3, filters=8)\n'
+            '    hidden = _conv_block("conv2", hidden, size=3, filters=16)'
+        ),
+        "tensor of another graph",
+    ),
+    Mistake(
+        "create_model",
+        "dropout left on at inference",
+        'hidden = _dense("dense1", flat, units=32, activation=tf.nn.relu)',
+        (
+            'hidden = _dense("dense1", flat, units=32, activation=tf.nn.relu)\n'
+            "    hidden = tf.nn.dropout(hidden, rate=0.5)"
+        ),
+        "the tutorial's layers: no dropout",
+    ),
+    Mistake(
+        "save",
+        "wrong tags",
+        "[SERVE_TAG], signature_def_map",
+        "['train'], signature_def_map",
+        "tags are ['train']; expected ['serve']",
+    ),
+    Mistake(
+        "save",
+        "serving_default without method_name",
+        ('outputs={"prediction": tensor_info(y_pred)},\n            method_name=PREDICT_METHOD,'),
+        'outputs={"prediction": tensor_info(y_pred)},',
+        "method_name 'tensorflow/serving/predict'",
+    ),
+    Mistake(
+        "save",
+        "evaluate with the classify method",
+        ('outputs={"accuracy": tensor_info(acc)},\n            method_name=PREDICT_METHOD,'),
+        (
+            'outputs={"accuracy": tensor_info(acc)},\n'
+            '            method_name="tensorflow/serving/classify",'
+        ),
+        "method_name 'tensorflow/serving/predict'",
+    ),
+    Mistake(
+        "save",
+        "the tutorial's export",
+        (
+            "    tensor_info = v1.saved_model.utils.build_tensor_info\n"
+            "    signature_def = v1.saved_model.signature_def_utils.build_signature_def\n"
+            "    signatures = {\n"
+            '        "serving_default": signature_def(\n'
+            '            inputs={"input": tensor_info(x)},\n'
+            '            outputs={"prediction": tensor_info(y_pred)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            '        "evaluate": signature_def(\n'
+            '            inputs={"input": tensor_info(x), "label": tensor_info(y)},\n'
+            '            outputs={"accuracy": tensor_info(acc)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signat"
+            "ures)\n"
+            "    builder.save()"
+        ),
+        (
+            '    v1.saved_model.simple_save(sess, export_dir, inputs={"input": x}, outputs={"outp'
+            'ut": y, "prediction": y_pred, "accuracy": acc})'
+        ),
+        "put 'accuracy' in a signature whose inputs include 'label'",
+    ),
+    Mistake(
+        "save",
+        "accuracy in serving_default",
+        'outputs={"prediction": tensor_info(y_pred)},',
+        'outputs={"prediction": tensor_info(y_pred), "accuracy": tensor_info(acc)},',
+        "nothing but 'prediction' in serving_default",
+    ),
+    Mistake(
+        "save",
+        "label missing from evaluate",
+        'inputs={"input": tensor_info(x), "label": tensor_info(y)},',
+        'inputs={"input": tensor_info(x)},',
+        "in a signature whose inputs include 'label'",
+    ),
+    Mistake(
+        "save",
+        "label mapped to the prediction",
+        '"label": tensor_info(y)}',
+        '"label": tensor_info(y_pred)}',
+        "in a signature whose inputs include 'label'",
+    ),
+    Mistake(
+        "save",
+        "evaluate signature key misspelt",
+        '        "evaluate": signature_def(',
+        '        "eval": signature_def(',
+        "expected 'evaluate'",
+    ),
+    Mistake(
+        "save",
+        "variables re-initialised before export",
+        "    builder = v1.saved_model.Builder(export_dir)",
+        (
+            "    sess.run(v1.global_variables_initializer())\n"
+            "    builder = v1.saved_model.Builder(export_dir)"
+        ),
+        "do not initialise anything in save()",
+    ),
+    Mistake(
+        "save",
+        "builder.save() forgotten",
+        "    builder.save()",
+        "    pass",
+        "builder.save()",
+    ),
+    Mistake(
+        "save",
+        "two simple_save calls",
+        (
+            "    tensor_info = v1.saved_model.utils.build_tensor_info\n"
+            "    signature_def = v1.saved_model.signature_def_utils.build_signature_def\n"
+            "    signatures = {\n"
+            '        "serving_default": signature_def(\n'
+            '            inputs={"input": tensor_info(x)},\n'
+            '            outputs={"prediction": tensor_info(y_pred)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            '        "evaluate": signature_def(\n'
+            '            inputs={"input": tensor_info(x), "label": tensor_info(y)},\n'
+            '            outputs={"accuracy": tensor_info(acc)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signat"
+            "ures)\n"
+            "    builder.save()"
+        ),
+        (
+            '    v1.saved_model.simple_save(sess, export_dir, inputs={"input": x}, outputs={"pred'
+            'iction": y_pred})\n'
+            '    v1.saved_model.simple_save(sess, export_dir, inputs={"input": x, "label": y}, ou'
+            'tputs={"accuracy": acc})'
+        ),
+        "SavedModel exporters refuse a folder that already holds files",
+    ),
+    Mistake(
+        "save",
+        "Keras-style keys: inputs named x",
+        '            inputs={"input": tensor_info(x)},\n',
+        '            inputs={"x": tensor_info(x)},\n',
+        "expected {'input'",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "tags given as a string",
+        "loader.load(session, [SERVE_TAG], export_dir)",
+        "loader.load(session, SERVE_TAG, export_dir)",
+        "Tags are a list, ['serve']",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TF1 outputs left as tensors",
+        '"outputs": {key: spec(value) for key, value in function.structured_outputs.items()},',
+        '"outputs": dict(function.structured_outputs),',
+        "tf.TensorSpec.from_tensor",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "loaded returned as None",
+        '        "loaded": loaded,',
+        '        "loaded": None,',
+        "'loaded' must be the object tf.saved_model.load returned",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session branch ignores the key",
+        "signature = meta_graph.signature_def[signature_key]",
+        'signature = meta_graph.signature_def["serving_default"]',
+        "the signature asked for (signature_def[signature_key])",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TF2 function ignores the key",
+        '        "function": function,',
+        '        "function": loaded.signatures["serving_default"],',
+        "return loaded.signatures[signature_key] itself",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TF2 branch reads TF1 exports only",
+        ("return value if isinstance(value, tf.TensorSpec) else tf.TensorSpec.from_tensor(value)"),
+        "return tf.TensorSpec.from_tensor(value)",
+        "a TF2 export's structured_outputs are already TensorSpecs",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "TF2 branch hard-codes output specs",
+        '"outputs": {key: spec(value) for key, value in function.structured_outputs.items()},',
+        (
+            '"outputs": {"prediction": tf.TensorSpec([None, 10], tf.float32)} if signature_key =='
+            ' "serving_default" else {"accuracy": tf.TensorSpec([], tf.float32)},'
+        ),
+        "read the specs from the function, never assume them",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session branch hard-codes tensor names",
+        (
+            "        return {key: session.graph.get_tensor_by_name(info.name) for key, info in en"
+            "dpoints.items()}"
+        ),
+        (
+            '        return {"input": session.graph.get_tensor_by_name("myInput:0"), "prediction"'
+            ': session.graph.get_tensor_by_name("myPrediction:0")}'
+        ),
+        "take the names from the signature",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session branch re-initialises",
+        "        signature = meta_graph.signature_def[signature_key]",
+        (
+            "        session.run(v1.global_variables_initializer())\n"
+            "        signature = meta_graph.signature_def[signature_key]"
+        ),
+        "running an initializer afterwards overwrites them",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session ignored",
+        "    if session is not None:",
+        "    if False:",
+        "with a session, load with loader.load into it",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session branch returns outputs only",
+        "        endpoints = {**signature.inputs, **signature.outputs}",
+        "        endpoints = dict(signature.outputs)",
+        "{'input': tensor, 'prediction': tensor}",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "session branch name without :0",
+        "session.graph.get_tensor_by_name(info.name)",
+        "session.graph.get_tensor_by_name(info.name.split(':')[0])",
+        "A tensor's name ends with its output index, ':0'",
+    ),
+    Mistake(
+        "evaluate",
+        "integer labels",
+        "label=tf.constant(one_hot_labels)",
+        "label=tf.constant(labels)",
+        "The 'label' input wants one-hot float32 rows",
+    ),
+    Mistake(
+        "evaluate",
+        "float64 one-hot",
+        "np.eye(NUM_CLASSES, dtype=np.float32)",
+        "np.eye(NUM_CLASSES)",
+        "one-hot float32",
+    ),
+    Mistake(
+        "evaluate",
+        "one-hot shifted by one",
+        "[np.asarray(labels)]",
+        "[np.asarray(labels) - 1]",
+        "are the labels in the same order as the images",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy as a percentage",
+        '    return float(outputs["accuracy"])',
+        '    return 100 * float(outputs["accuracy"])',
+        "drop the * 100",
+    ),
+    Mistake(
+        "evaluate",
+        "numpy float32 returned",
+        '    return float(outputs["accuracy"])',
+        '    return outputs["accuracy"].numpy()',
+        "a Python float",
+    ),
+    Mistake(
+        "evaluate",
+        "off by one: first image dropped",
+        "input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)",
+        "input=tf.constant(images[1:], tf.float32), label=tf.constant(one_hot_labels[1:])",
+        "Is every image given counted",
+    ),
+    Mistake(
+        "evaluate",
+        "hard-coded accuracy",
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        "    return 0.9204999804496765",
+        "of which the model gets",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy memoised across calls",
+        '    return float(outputs["accuracy"])',
+        '    return evaluate.__dict__.setdefault("accuracy", float(outputs["accuracy"]))',
+        "every call computes its own images' accuracy",
+    ),
+    Mistake(
+        "evaluate",
+        "mean of per-batch accuracies",
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            "    batch_accuracies = [\n"
+            '        float(signature["function"](input=tf.constant(images[i:i + 256], tf.float32)'
+            ",\n"
+            '                                    label=tf.constant(one_hot_labels[i:i + 256]))["a'
+            'ccuracy"])\n'
+            "        for i in range(0, len(images), 256)\n"
+            "    ]\n"
+            "    return float(np.mean(batch_accuracies))"
+        ),
+        "a ragged last batch: sum the correct counts, not the batch means",
+    ),
+    Mistake(
+        "evaluate",
+        "labels shuffled by sorting",
+        "[np.asarray(labels)]",
+        "[np.sort(np.asarray(labels))]",
+        "are the labels in the same order as the images",
+    ),
+]
+
+ALTERNATIVES = [
+    Alternative(
+        "create_model",
+        "pool before ReLU, bias_add",
+        (
+            '    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") '
+            "+ bias)\n"
+            '    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")'
+        ),
+        (
+            "    pooled = tf.nn.max_pool2d(tf.nn.bias_add(tf.nn.conv2d(inputs, kernel, strides=1,"
+            ' padding="SAME"), bias), ksize=2, strides=2, padding="VALID")\n'
+            "    return tf.nn.relu(pooled)"
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "computed flatten size",
+        "tf.reshape(hidden, [-1, 3 * 3 * 4])",
+        "tf.reshape(hidden, [-1, int(np.prod(hidden.shape[1:]))])",
+    ),
+    Alternative(
+        "save",
+        "predict_signature_def and constants",
+        (
+            "    tensor_info = v1.saved_model.utils.build_tensor_info\n"
+            "    signature_def = v1.saved_model.signature_def_utils.build_signature_def\n"
+            "    signatures = {\n"
+            '        "serving_default": signature_def(\n'
+            '            inputs={"input": tensor_info(x)},\n'
+            '            outputs={"prediction": tensor_info(y_pred)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            '        "evaluate": signature_def(\n'
+            '            inputs={"input": tensor_info(x), "label": tensor_info(y)},\n'
+            '            outputs={"accuracy": tensor_info(acc)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signat"
+            "ures)\n"
+            "    builder.save()"
+        ),
+        (
+            "    predict = v1.saved_model.signature_def_utils.predict_signature_def\n"
+            "    signatures = {\n"
+            '        tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: predict(inputs={"input": x'
+            '}, outputs={"prediction": y_pred}),\n'
+            '        "evaluate": predict(inputs={"input": x, "label": y}, outputs={"accuracy": ac'
+            "c}),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(sess, [tf.saved_model.SERVING], signature_d"
+            "ef_map=signatures)\n"
+            "    builder.save()"
+        ),
+    ),
+    Alternative(
+        "save",
+        "strip_default_attrs and clear_devices",
+        ("builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signatures)"),
+        (
+            "builder.add_meta_graph_and_variables(\n"
+            "        sess, [SERVE_TAG], signature_def_map=signatures, strip_default_attrs=True, c"
+            "lear_devices=True\n"
+            "    )"
+        ),
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "truthy session, get_tensor_from_tensor_info",
+        (
+            "    if session is not None:\n"
+            "        meta_graph = v1.saved_model.loader.load(session, [SERVE_TAG], export_dir)\n"
+            "        signature = meta_graph.signature_def[signature_key]\n"
+            "        endpoints = {**signature.inputs, **signature.outputs}\n"
+            "        return {key: session.graph.get_tensor_by_name(info.name) for key, info in en"
+            "dpoints.items()}"
+        ),
+        (
+            "    if session:\n"
+            "        meta_graph = v1.saved_model.load(session, [tf.saved_model.SERVING], export_d"
+            "ir)\n"
+            "        signature = meta_graph.signature_def[signature_key]\n"
+            "        get = v1.saved_model.utils.get_tensor_from_tensor_info\n"
+            "        tensors = {key: get(info, session.graph) for key, info in signature.inputs.i"
+            "tems()}\n"
+            "        tensors.update({key: get(info, session.graph) for key, info in signature.out"
+            "puts.items()})\n"
+            "        return tensors"
+        ),
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "TensorSpec rebuilt for every output",
+        ("return value if isinstance(value, tf.TensorSpec) else tf.TensorSpec.from_tensor(value)"),
+        "return tf.TensorSpec(value.shape, value.dtype)",
+    ),
+    Alternative(
+        "evaluate",
+        "tf.one_hot",
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            '    outputs = signature["function"](\n'
+            "        label=tf.one_hot(tf.constant(labels, tf.int64), NUM_CLASSES), input=tf.conve"
+            "rt_to_tensor(images, tf.float32)\n"
+            "    )\n"
+            '    return outputs["accuracy"].numpy().item()'
+        ),
+    ),
+    Alternative(
+        "evaluate",
+        "batch by batch, counts summed",
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            '    outputs = signature["function"](\n'
+            "        input=tf.constant(images, tf.float32), label=tf.constant(one_hot_labels)\n"
+            "    )\n"
+            '    return float(outputs["accuracy"])'
+        ),
+        (
+            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
+            "    correct = 0\n"
+            "    for start in range(0, len(images), 256):\n"
+            "        batch = slice(start, start + 256)\n"
+            '        outputs = signature["function"](input=tf.constant(images[batch], tf.float32)'
+            ",\n"
+            "                                        label=tf.constant(one_hot_labels[batch]))\n"
+            '        correct += int(round(float(outputs["accuracy"]) * len(one_hot_labels[batch])'
+            "))\n"
+            "    return correct / len(images)"
+        ),
+    ),
+]

@@ -97,17 +97,24 @@ def build(
         x = v1.placeholder(tf.float32, shape=INPUT_SHAPE, name=names["input"])
         y = v1.placeholder(tf.float32, shape=(None, NUM_CLASSES), name=names["output"])
         logits = create_model(x)
-        check_logits(logits, graph)
+        check_logits(logits, graph, x)
         prediction = tf.nn.softmax(logits, name=names["prediction"])
         correct = tf.equal(tf.argmax(y, 1), tf.argmax(prediction, 1))
         accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name=names["accuracy"])
         session = v1.Session(graph=graph)
         session.run(v1.global_variables_initializer())
+    if not tf.executing_eagerly():
+        raise ModelError(
+            "create_model switched eager execution off for the whole process: build the layers "
+            "in the graph the harness made for x (it is the default graph while create_model "
+            "runs); never call tf.compat.v1.disable_eager_execution()"
+        )
     return GraphModel(graph, session, x, y, logits, prediction, accuracy)
 
 
-def check_logits(logits: object, graph: object) -> None:
-    """ModelError, saying what is wrong, unless `logits` is a float32 [?, 10] tensor of `graph`."""
+def check_logits(logits: object, graph: object, x: object) -> None:
+    """ModelError, saying what is wrong, unless `logits` is a float32 [?, 10] tensor of `graph`
+    computed from the placeholder `x`."""
     tf = import_tensorflow()
     if not isinstance(logits, tf.Tensor):
         raise ModelError(
@@ -116,7 +123,8 @@ def check_logits(logits: object, graph: object) -> None:
         )
     if logits.graph is not graph:
         raise ModelError(
-            "create_model returned a tensor of another graph: build every op from the input x"
+            "create_model returned a tensor of another graph: build every op from the input x, "
+            "in the graph it belongs to (no tf.Graph() of your own)"
         )
     if logits.shape.rank != 2 or logits.shape[-1] != NUM_CLASSES:
         raise ModelError(
@@ -124,6 +132,22 @@ def check_logits(logits: object, graph: object) -> None:
         )
     if logits.dtype != tf.float32:
         raise ModelError(f"create_model returned {logits.dtype.name} logits, expected float32")
+    if x.op not in ops_computing(logits):
+        raise ModelError(
+            "create_model's logits do not depend on its input x: build every op from the input x "
+            "you were given (a placeholder of your own is never fed)"
+        )
+
+
+def ops_computing(tensor) -> list:
+    """Every operation `tensor` depends on."""
+    seen, stack = {}, [tensor.op]
+    while stack:
+        op = stack.pop()
+        if op.name not in seen:
+            seen[op.name] = op
+            stack.extend(inp.op for inp in op.inputs)
+    return list(seen.values())
 
 
 class GraphKind(Kind):

@@ -27,6 +27,12 @@ def add_parser(commands) -> None:
         default=Path("gradescope-autograder.zip"),
         help="the zip to write",
     )
+    gate = actions.add_parser(
+        "mutations",
+        help="plant every listed mistake and alternative; print what the suite makes of them",
+    )
+    gate.add_argument("-e", "--exercise", type=int, action="append", help="only this exercise")
+    gate.add_argument("--case", action="append", default=[], help="only the case of this name")
 
 
 def run(args) -> int:
@@ -42,7 +48,26 @@ def run(args) -> int:
         for path in stale:
             print(f"stale: {path} (run `kata dev update`)")
         return 1 if stale else 0
+    if args.action == "mutations":
+        return _mutations(root, args)
     from savedmodel_kata.grading import gradescope
 
     print(gradescope.build(args.out, root))
     return 0
+
+
+def _mutations(root: Path, args) -> int:
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.maintainer import mutation_gate
+    from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+    import_tensorflow()
+    chosen = (
+        [catalogue.by_number(n) for n in args.exercise] if args.exercise else catalogue.exercises()
+    )
+    verdicts = mutation_gate.run(root, chosen, args.case)
+    print(mutation_gate.table(verdicts))
+    failing = [v for v in verdicts if not v.holds]
+    for verdict in failing:
+        print(f"\n{verdict.explain()}")
+    return 1 if failing else 0

@@ -55,6 +55,12 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 SUBSET_EXAMPLES = ([0], list(range(0, 2000, 7)))
 
 
+def key_id(key: str) -> str:
+    """A parametrized test's id for a signature key: never an exercise function's name, so
+    `pytest -k evaluate` selects evaluate's tests, not save's test of the 'evaluate' signature."""
+    return "accuracy-signature" if key == "evaluate" else key
+
+
 def digits_counted(accuracy: object, total: int) -> int | None:
     """The number of correct digits `accuracy` stands for, over `total`; None if it stands
     for none."""
@@ -66,14 +72,62 @@ def same_count(accuracy: object, expected: Score) -> bool:
     return Score.from_accuracy(accuracy, expected.total) == expected
 
 
-def check_counts_correct(accuracy, probabilities, labels) -> None:
+CHANCE = 0.15  # ten digits: an untrained model gets about one in ten right
+
+
+def accuracy_problem(accuracy: object, expected: Score, elsewhere: Score | None = None) -> str:
+    """Why `accuracy` is not the share `expected`, from what the value itself shows
+    (`elsewhere`: the score of another set of digits, that a kept answer would repeat)."""
+    what = (
+        f"evaluate returned {accuracy!r}; of these {expected.total} digits the model gets "
+        f"{expected}"
+    )
+    if not isinstance(accuracy, float):
+        return (
+            f"{what}, and {type(accuracy).__name__} is not a Python float: return "
+            "float(value) (it converts a numpy or TensorFlow scalar)"
+        )
+    if 1 < accuracy <= 100:
+        return f"{what}: this looks like a percentage, drop the * 100 (a fraction is in [0, 1])"
+    rounded = accuracy == round(accuracy, 2) and abs(accuracy - expected.accuracy) <= 0.005
+    if rounded and 0 < accuracy < 1 and expected.total > 100:
+        return f"{what}: it looks rounded; return the exact fraction, not rounded"
+    if elsewhere is not None and Score.from_accuracy(accuracy, elsewhere.total) == elsewhere:
+        return (
+            f"{what}, and {accuracy!r} is the accuracy of other digits ({elsewhere}): "
+            "every call computes its own images' accuracy, never one kept from an earlier call"
+        )
+    counted = Score.from_accuracy(accuracy, expected.total)
+    if counted is None:
+        return (
+            f"{what}, and {accuracy!r} is not a whole number of digits out of "
+            f"{expected.total}: the fraction was taken over another number of images (one "
+            "dropped?), or per-batch accuracies were averaged over a ragged last batch. Count "
+            "the correct predictions of all the images, then divide once by their number"
+        )
+    if counted.correct <= CHANCE * expected.total < expected.correct:
+        return (
+            f"{what}, and {counted.correct} right is chance: either the labels do not match the "
+            "images (shifted, reordered, one-hot rows built wrong), or the weights are untrained "
+            "(an initializer run after loading resets them)"
+        )
+    return (
+        f"{what}, and {accuracy!r} stands for {counted.correct} right. Is every image given "
+        "counted, and are the labels in the same order as the images?"
+    )
+
+
+def check_accuracy(accuracy: object, expected: Score, elsewhere: Score | None = None) -> None:
+    """Assert that `accuracy` is a Python float that stands for exactly `expected` digits."""
+    assert isinstance(accuracy, float) and same_count(accuracy, expected), accuracy_problem(
+        accuracy, expected, elsewhere
+    )
+
+
+def check_counts_correct(accuracy, probabilities, labels, elsewhere: Score | None = None) -> None:
     """Assert that `accuracy` is the share of rows whose most likely digit is the label."""
     expected = Score(int(np.sum(np.argmax(probabilities, axis=1) == labels)), len(labels))
-    assert isinstance(accuracy, float) and same_count(accuracy, expected), (
-        f"on {expected.total} digits of which the model gets {expected.correct} right, evaluate "
-        f"returned {accuracy!r}; expected {expected}. Is every image given counted, and are the "
-        "labels in the same order as the images?"
-    )
+    check_accuracy(accuracy, expected, elsewhere)
 
 
 def read_saved_model(export_dir: Path):
@@ -147,3 +201,90 @@ def loaded_with(kind, load_signature_tensors, directory, key):
         yield loaded
     finally:
         loaded.close()
+
+
+def _count_through(kind, load_signature_tensors, evaluate, directory, data) -> Score | None:
+    """The count of correct test digits an export gives through a loader and an evaluate."""
+    with loaded_with(kind, load_signature_tensors, directory, kind.evaluate_key) as loaded:
+        accuracy = kind.evaluate(evaluate, loaded, data.test_images, data.test_labels)
+    return Score.from_accuracy(accuracy, len(data.test_labels))
+
+
+def broken_link(kind, student, reference, directory, data, expected: Score) -> str:
+    """Which of the student's save, load_signature_tensors and evaluate broke the chain:
+    swap the reference's functions in one at a time and see where the count goes wrong."""
+
+    def counted(load_signature_tensors):
+        return _count_through(kind, load_signature_tensors, reference.evaluate, directory, data)
+
+    try:
+        by_reference = counted(reference.load_signature_tensors)
+    except Exception as error:  # the reference's loader cannot use the student's export
+        return f"save() (the reference's loader fails on your export: {type(error).__name__})"
+    if by_reference != expected:
+        return "save() (the reference's loader and evaluate get another count from your export)"
+    try:
+        by_yours = counted(student.load_signature_tensors)
+    except Exception as error:
+        return (
+            "load_signature_tensors() (the reference's evaluate fails on what it returns: "
+            f"{type(error).__name__})"
+        )
+    if by_yours != expected:
+        return "load_signature_tensors() (the reference's evaluate gets another count through it)"
+    return "evaluate() (the reference's loader and evaluate get the right count from your export)"
+
+
+def check_end_to_end(kind, student, reference, trained, data, directory) -> None:
+    """Your four functions chained: trained, exported, reloaded and scored, nothing lost."""
+    before = kind.score(trained.model, data.test_images, data.test_labels)
+    with loaded_with(kind, student.load_signature_tensors, directory, kind.evaluate_key) as loaded:
+        after = kind.evaluate(student.evaluate, loaded, data.test_images, data.test_labels)
+    if not same_count(after, before):
+        culprit = broken_link(kind, student, reference, directory, data, before)
+        raise AssertionError(
+            f"your model got {before} of the test digits right before save, and your evaluate "
+            f"gives {after!r} after your save and your load: something was lost on the way. "
+            f"The chain breaks at your {culprit}."
+        )
+
+
+# Own-initialised, the tutorial's network reaches 84 to 94 % after 5 epochs (by seed);
+# zero or huge initial weights leave it near chance.
+OWN_START_MIN_ACCURACY = 0.80
+
+
+def glorot_limit(shape: tuple) -> float:
+    """The glorot uniform bound of a kernel: sqrt(6 / (fan_in + fan_out))."""
+    receptive_field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+    return float(np.sqrt(6.0 / (fan_in + fan_out)))
+
+
+def initial_values_problem(named: list[tuple[str, np.ndarray]]) -> str | None:
+    """None if kernels look glorot uniform and biases are zero, else what is off and where."""
+    problems = []
+    for name, value in named:
+        value = np.asarray(value)
+        if value.ndim == 1:
+            if np.any(value != 0):
+                problems.append(f"{name} starts at {value[:3]}...: biases start at zero")
+            continue
+        limit = glorot_limit(value.shape)
+        spread = float(np.std(value))
+        if float(np.max(np.abs(value))) > limit * (1 + 1e-5):
+            problems.append(
+                f"{name} has values up to {np.max(np.abs(value)):.3g}, beyond the glorot uniform "
+                f"bound {limit:.3g} of its shape"
+            )
+        elif spread < 0.5 * limit / np.sqrt(3):
+            problems.append(
+                f"{name} starts with a spread of {spread:.3g} (glorot uniform: about "
+                f"{limit / np.sqrt(3):.3g}): zero or constant kernels never learn"
+            )
+    if not problems:
+        return None
+    return (
+        "the model's initial weights are not the tutorial's (glorot uniform kernels, zero "
+        "biases):\n  " + "\n  ".join(problems[:6])
+    )

@@ -16,6 +16,7 @@ so a test module reads the same whatever the exercise:
     fresh_process               reloads exports in an isolated Python process (FreshProcess)
     student_model()             the student's create_model, seeded, untrained
     student_trained()           the student's create_model trained from the reference's start
+    student_trained_own()       the student's create_model trained from its own start
     new_export_dir()            a path that does not exist yet
 
 Functions of the student's are called inside tests, never in fixtures, so a
@@ -137,7 +138,8 @@ def reference(kata_root, exercise):
 
 
 @pytest.fixture(scope="module")
-def memo() -> Memo:
+def memo(target) -> Memo:
+    """Per module and target: a run that checks several targets keeps their results apart."""
     return Memo()
 
 
@@ -244,3 +246,13 @@ def student_trained(kind, student, reference, mnist, memo):
     yield lambda: memo.remember("student_trained", train)
     if "student_trained" in memo:
         kind.close(memo["student_trained"].model)
+
+
+@pytest.fixture(scope="module")
+def student_trained_own(kind, student, mnist, memo):
+    """The student's create_model trained from its own (seeded) initial weights."""
+    yield lambda: memo.remember(
+        "student_trained_own", lambda: kind.train(student.create_model, mnist)
+    )
+    if "student_trained_own" in memo:
+        kind.close(memo["student_trained_own"].model)

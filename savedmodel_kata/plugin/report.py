@@ -3,12 +3,14 @@
 The test's own message (or the lesson of the student's error) replaces
 pytest's traceback; a line says which check it was; a section says which
 function and file to look at and which hint to ask for. Nothing of pytest's
-or TensorFlow's frames, no arrays: the verbose setting (`-v` is not enough:
-`kata --verbose`, KATA_VERBOSE=1) keeps pytest's full report instead.
+or TensorFlow's frames, no arrays: `pytest -vv` (or KATA_VERBOSE=1, `kata
+--verbose`) keeps pytest's full report instead.
 """
 
 from __future__ import annotations
 
+import re
+import traceback
 from pathlib import Path
 
 import pytest
@@ -21,35 +23,64 @@ from savedmodel_kata.results import Failure
 NOTE_WIDTH = 160  # Hypothesis' notes print the falsifying arguments: keep each to a line
 
 
+def first_error(error: BaseException) -> tuple[BaseException, int]:
+    """The error to report, and how many others came with it (Hypothesis may raise a group
+    of distinct failures: the first teaches, the count says there is more)."""
+    others = 0
+    while getattr(error, "exceptions", None):
+        others += len(error.exceptions) - 1
+        error = error.exceptions[0]
+    return error, others
+
+
 def classify(excinfo) -> Failure:
     """How the test failed, from the exception that ended it."""
-    if excinfo.errisinstance(StudentError):
-        return Failure(excinfo.value.failure)
-    if excinfo.errisinstance((AssertionError, pytest.fail.Exception, ModelError)):
+    error, _ = first_error(excinfo.value)
+    if isinstance(error, StudentError):
+        return Failure(error.failure)
+    if isinstance(error, (AssertionError, pytest.fail.Exception, ModelError)):
         return Failure.CHECK
     return Failure.TEST_ERROR
 
 
-def _notes(error: BaseException) -> str:
-    lines = []
+def _notes(error: BaseException, fixtures: frozenset[str] = frozenset()) -> str:
+    """The notes on an error (Hypothesis' falsifying example), each argument on one short
+    line, and the fixtures left out: they are the same in every example."""
+    lines: list[str] = []
+    skipping = False
     for note in getattr(error, "__notes__", ()):
         for line in str(note).splitlines():
-            lines.append(line if len(line) <= NOTE_WIDTH else line[: NOTE_WIDTH - 1] + "…")
-    return "".join(f"\n{line}" for line in lines)
+            argument = re.match(r"^    (\w+)=", line)
+            if argument:
+                skipping = argument.group(1) in fixtures
+                if not skipping:
+                    lines.append(line)
+            elif line.startswith("     "):
+                if not skipping:  # a long value's next line: joined to its first
+                    lines[-1] += " " + line.strip()
+            elif line.strip():
+                skipping = False  # the example's closing parenthesis, or another note
+                lines.append(line)
+    shortened = (
+        line if len(line) <= NOTE_WIDTH else line[: NOTE_WIDTH - 1] + "…" for line in lines
+    )
+    return "".join(f"\n{line}" for line in shortened)
 
 
-def _test_location(excinfo, item) -> str:
+def _location(error: BaseException, item) -> str:
     """file:line of the innermost frame in the test module (where the check is)."""
-    for entry in reversed(excinfo.traceback):
-        if Path(str(entry.path)) == Path(item.path):
-            return f"{Path(str(entry.path)).name}:{entry.lineno + 1}"
-    entry = excinfo.traceback[-1]
-    return f"{Path(str(entry.path)).name}:{entry.lineno + 1}"
+    frames = traceback.extract_tb(error.__traceback__)
+    mine = [f for f in frames if Path(f.filename) == Path(item.path)] or frames[-1:]
+    return f"{Path(mine[-1].filename).name}:{mine[-1].lineno}" if mine else Path(item.path).name
 
 
 def lesson(item, excinfo, failure: Failure) -> str:
     """The short report of a failed test."""
-    error = excinfo.value
+    error, others = first_error(excinfo.value)
+    fixtures = frozenset(getattr(item, "fixturenames", ()))
+    notes = _notes(error, fixtures)
+    if others:
+        notes += f"\n(and {others} other failing example{'s' if others > 1 else ''})"
     if failure in (
         Failure.NOT_IMPLEMENTED,
         Failure.RAISED,
@@ -57,16 +88,16 @@ def lesson(item, excinfo, failure: Failure) -> str:
         Failure.DOES_NOT_IMPORT,
         Failure.MISSING_FUNCTION,
     ):
-        return f"{error}{_notes(error)}"  # the lesson already says what and where
-    where = _test_location(excinfo, item)
+        return f"{error}{notes}"  # the lesson already says what and where
+    where = _location(error, item)
     if failure == Failure.CHECK:
         # A message's operand dump (pytest's "assert x == y" after it) is noise to a
         # student; a bare assert has only the dump, so it stays.
         message = str(error).split("\nassert ")[0] if str(error).strip() else "check failed"
-        return f"{message}{_notes(error)}\n(checked at {where})"
+        return f"{message}{notes}\n(checked at {where})"
     return (
         f"the test itself raised {type(error).__name__} at {where}: {shorten(str(error))}"
-        f"{advice_for(str(error))}{_notes(error)}"
+        f"{advice_for(str(error))}{notes}"
     )
 
 

@@ -17,6 +17,7 @@ join the run for each exercise in it, and are marked `hidden`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class KataRun:
         run = cls(root=root, settings=settings, args=[])
         for arg in args:
             path_part, sep, rest = arg.partition("::")
-            path = (invocation_dir / path_part).resolve()
+            path = Path(os.path.abspath(invocation_dir / path_part))
             exercises, target = run._exercise_path(path)
             if target is None:
                 run.args.append(arg)
@@ -74,18 +75,25 @@ class KataRun:
 
     def _exercise_path(self, path: Path) -> tuple[list[catalogue.Exercise], str | None]:
         """The exercises a path stands for, and its target: exercises/ or solutions/ (every
-        exercise), or an exercise module in any folder of the repository but tests/."""
-        root = self.root.resolve()
+        exercise), or an exercise module in any folder of the repository but tests/.
+
+        `path` is absolute but not resolved: exercises/ may be a link (the meta-tests' copies).
+        """
         for target in TARGETS:
-            if path == (root / target).resolve():
+            folder = self.root / target
+            if path == folder or path.resolve() == folder.resolve():
                 return list(catalogue.exercises()), target
-        if path.suffix != ".py" or root not in path.parents or (root / "tests") in path.parents:
+        if (
+            path.suffix != ".py"
+            or self.root not in path.parents
+            or self.root / "tests" in path.parents
+        ):
             return [], None
         try:
             exercise = catalogue.by_module(path.stem)
         except CatalogueError:
             return [], None  # a student's helper module, say: pytest handles it
-        return [exercise], path.parent.relative_to(root).as_posix()
+        return [exercise], path.parent.relative_to(self.root).as_posix()
 
     def _hidden_files(self, exercise: catalogue.Exercise) -> list[Path]:
         folder = self.settings.hidden_tests

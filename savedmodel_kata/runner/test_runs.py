@@ -20,25 +20,29 @@ def run_tests(
     exercises: list[catalogue.Exercise],
     *,
     target: str = "exercises",
+    targets: tuple[str, ...] = (),
     first_failure_only: bool = False,
     profile: str = "kata-grading",
     select: str | None = None,
-    extra: tuple[str, ...] = (),
+    plugins: tuple = (),
 ) -> ResultRecorder:
-    """Run the tests of `exercises` against `target`, quietly (`select`: pytest's -k)."""
+    """Run the tests of `exercises` against `target` (or each of `targets`), quietly.
+
+    `select` is pytest's -k; `plugins` join the run (the mutation gate's selector does).
+    """
     import pytest
 
     recorder = ResultRecorder()
-    arguments = [str(root / target / e.file_name) for e in exercises]
+    arguments = [str(root / t / e.file_name) for t in (targets or (target,)) for e in exercises]
     # pytest's unraisable-exception plugin runs gc.collect() five times at exit:
     # 0.8 s with TensorFlow's heap, on every rerun of `kata watch`.
     arguments += ["-p", "savedmodel_kata.plugin", "-p", "no:cacheprovider"]
     arguments += ["-p", "no:unraisableexception", "-q", "--rootdir", str(root)]
-    arguments += ["--hypothesis-profile", profile, *extra]
+    arguments += ["--hypothesis-profile", profile]
     if first_failure_only:
         arguments.append("-x")
     if select:
         arguments += ["-k", select]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(arguments, plugins=[recorder])
+        pytest.main(arguments, plugins=[recorder, *plugins])
     return recorder

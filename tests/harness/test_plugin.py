@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -9,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from savedmodel_kata import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 BARE_ASSERT_TEST = """
@@ -61,3 +65,40 @@ def test_a_bare_assert_teaches_the_same_under_both_ways_of_running(kata_with_a_b
     assert "assert 2 == 3" in by_exercise
     assert "(checked at test_ex01_graph_mode.py:" in by_exercise
     assert "evaluate() in exercises/ex01_graph_mode.py" in by_exercise
+
+
+class _Collected:
+    def __init__(self):
+        self.items = []
+
+    def pytest_collection_finish(self, session):
+        self.items = [(item.nodeid, dict(item.user_properties)) for item in session.items]
+
+
+def collect(*arguments: str) -> list[tuple[str, dict]]:
+    collected = _Collected()
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(
+            [*arguments, "--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)],
+            plugins=[collected],
+        )
+    return collected.items
+
+
+@pytest.mark.parametrize("function", [*catalogue.EXERCISE_FUNCTIONS, catalogue.END_TO_END])
+def test_dash_k_and_a_function_name_selects_exactly_that_functions_tests(function):
+    everything = collect(str(ROOT / "solutions"))
+    marked = {nodeid for nodeid, properties in everything if properties["function"] == function}
+    selected = {nodeid for nodeid, _ in collect(str(ROOT / "solutions"), "-k", function)}
+    assert marked and selected == marked, (
+        f"`pytest -k {function}` selects {sorted(selected ^ marked)} wrongly: name each test "
+        f"test_<function>_..., with no other function's name in it or its parameters' ids"
+    )
+
+
+def test_both_targets_in_one_run_run_every_test_once_per_target():
+    items = collect(str(ROOT / "exercises"), str(ROOT / "solutions"))
+    targets = {properties["target"] for _, properties in items}
+    assert targets == {"exercises", "solutions"}
+    per_target = {t: sum(p["target"] == t for _, p in items) for t in targets}
+    assert per_target["exercises"] == per_target["solutions"] > 0

@@ -1,0 +1,222 @@
+"""The mutation gate: the suite's judgement, itself judged.
+
+Each exercise's test file lists planted mistakes and valid alternatives
+(`MISTAKES`, `ALTERNATIVES`: one text replacement each in a copy of the
+reference solution). The gate plants every case in a folder of its own and
+runs the exercise's tests against all of them in one pytest session per
+exercise (the reference's trained model, exports and caches are shared):
+
+* a mistake in function f runs f's tests, and must fail at least one, with
+  a report that contains its lesson and fits a screen; a test of another
+  function never calls f (the plugin enforces it), so the mistake costs f's
+  points and no other function's (the end-to-end test, which chains all
+  four, may fail too);
+* an alternative runs every test of its exercise, and must pass them all.
+
+`kata dev mutations` prints the table; tests/harness/test_mutation_gate.py
+fails on any case that does not hold.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from savedmodel_kata import catalogue
+from savedmodel_kata.results import TestResult
+
+MAX_REPORT_LINES = 30
+WHERE_TO_LOOK_LINES = 3  # the section pytest prints after a failing test's report
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A realistic mistake: `original` (text of the reference, once) becomes `planted`."""
+
+    function: str
+    name: str
+    original: str
+    planted: str
+    lesson: str  # a failing report of the function's tests must contain this
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another correct way to satisfy the docstring: it must pass every test."""
+
+    function: str
+    name: str
+    original: str
+    planted: str
+
+
+@dataclass
+class Verdict:
+    exercise: catalogue.Exercise
+    case: Mistake | Alternative
+    results: list[TestResult] = field(default_factory=list)
+    problem: str = ""  # why the case could not be planted, if it could not
+
+    @property
+    def is_mistake(self) -> bool:
+        return isinstance(self.case, Mistake)
+
+    @property
+    def failures(self) -> list[TestResult]:
+        return [r for r in self.results if not r.passed]
+
+    def report_lines(self, result: TestResult) -> int:
+        return len(result.message.splitlines()) + WHERE_TO_LOOK_LINES
+
+    @property
+    def longest_report(self) -> int:
+        return max((self.report_lines(r) for r in self.failures), default=0)
+
+    @property
+    def teaching(self) -> list[TestResult]:
+        return [r for r in self.failures if self.case.lesson in r.message]
+
+    @property
+    def holds(self) -> bool:
+        if self.problem or not self.results:
+            return False
+        if not self.is_mistake:
+            return not self.failures
+        own = [r for r in self.failures if r.function == self.case.function]
+        return bool(own) and bool(self.teaching) and self.longest_report <= MAX_REPORT_LINES
+
+    def explain(self) -> str:
+        """Why the case does not hold, for the gate's failure message."""
+        label = f"exercise {self.exercise.number} {self.case.function}: {self.case.name}"
+        if self.problem:
+            return f"{label}: {self.problem}"
+        if not self.is_mistake:
+            return f"{label}: a correct alternative failed:\n" + "\n".join(
+                f"  {r.name}: {_first_lines(r.message, 8)}" for r in self.failures
+            )
+        if not self.failures:
+            return f"{label}: planted, and every test of {self.case.function}() still passes"
+        if not self.teaching:
+            return f"{label}: caught, but no report says {self.case.lesson!r}:\n" + "\n".join(
+                f"  {r.name}: {_first_lines(r.message, 8)}" for r in self.failures
+            )
+        return f"{label}: a report has {self.longest_report} lines (at most {MAX_REPORT_LINES})"
+
+
+def _first_lines(text: str, count: int) -> str:
+    lines = text.strip().splitlines()
+    return "\n    ".join(lines[:count] + (["..."] if len(lines) > count else []))
+
+
+def slug(name: str) -> str:
+    return re.sub(r"\W+", "-", name.lower()).strip("-")[:60]
+
+
+def cases_of(root: Path, exercise: catalogue.Exercise) -> list[Mistake | Alternative]:
+    """The MISTAKES and ALTERNATIVES listed in the exercise's test file."""
+    path = root / "tests" / exercise.test_file_name
+    name = f"kata_cases_{exercise.id}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and the like look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return [*getattr(module, "MISTAKES", ()), *getattr(module, "ALTERNATIVES", ())]
+
+
+class _OnlyTheCaseFunction:
+    """Deselects, for a mistake's target, every test but those of the function it is planted in."""
+
+    def __init__(self, functions: dict[str, str | None]):
+        self.functions = functions  # target -> the mistake's function (None: run everything)
+
+    @pytest.hookimpl(trylast=True)  # after the plugin has recorded each test's target
+    def pytest_collection_modifyitems(self, config, items):
+        keep, drop = [], []
+        for item in items:
+            properties = dict(item.user_properties)
+            wanted = self.functions.get(properties.get("target"))
+            (drop if wanted and properties.get("function") != wanted else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def run(
+    root: Path, exercises: Iterable[catalogue.Exercise], names: Iterable[str] = ()
+) -> list[Verdict]:
+    """Plant every case (or those named) of `exercises` and judge the suite on each."""
+    from savedmodel_kata.runner.test_runs import run_tests
+
+    names = set(names)
+    verdicts = []
+    with tempfile.TemporaryDirectory(prefix="kata-mutants-") as folder:
+        scratch = Path(folder)
+        for name in ("solutions", "tests", "conftest.py"):
+            (scratch / name).symlink_to(root / name)
+        (scratch / "exercises").mkdir()
+        (scratch / "pytest.ini").write_text("[pytest]\n")
+        for exercise in exercises:
+            source = (root / "solutions" / exercise.file_name).read_text()
+            planted: dict[str, Verdict] = {}
+            for case in cases_of(root, exercise):
+                if names and case.name not in names:
+                    continue
+                verdict = Verdict(exercise, case)
+                verdicts.append(verdict)
+                if source.count(case.original) != 1:
+                    verdict.problem = (
+                        f"the reference has {source.count(case.original)} copies of the text to "
+                        "replace (1 expected): update the case"
+                    )
+                    continue
+                target = f"mutants/{exercise.id}-{slug(case.name)}"
+                (scratch / target).mkdir(parents=True)
+                mutant = source.replace(case.original, case.planted)
+                (scratch / target / exercise.file_name).write_text(mutant)
+                planted[target] = verdict
+            if not planted:
+                continue
+            selector = _OnlyTheCaseFunction(
+                {t: v.case.function if v.is_mistake else None for t, v in planted.items()}
+            )
+            recorder = run_tests(scratch, [exercise], targets=tuple(planted), plugins=(selector,))
+            for result in recorder.results:
+                planted[result.target].results.append(result)
+            for error in recorder.errors:
+                for verdict in planted.values():
+                    if not verdict.results:
+                        verdict.problem = f"the run failed: {_first_lines(error, 6)}"
+            shutil.rmtree(scratch / "mutants")
+    return verdicts
+
+
+def table(verdicts: list[Verdict]) -> str:
+    """Per exercise and function: mistakes planted and caught, alternatives accepted."""
+    lines = [
+        "| exercise | function | mistakes planted | caught, in their function, with the lesson "
+        "| alternatives | accepted | longest report (lines) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for exercise in sorted({v.exercise for v in verdicts}, key=lambda e: e.number):
+        for function in catalogue.EXERCISE_FUNCTIONS:
+            mine = [v for v in verdicts if v.exercise == exercise and v.case.function == function]
+            mistakes = [v for v in mine if v.is_mistake]
+            alternatives = [v for v in mine if not v.is_mistake]
+            longest = max((v.longest_report for v in mistakes), default=0)
+            caught, accepted = sum(v.holds for v in mistakes), sum(v.holds for v in alternatives)
+            lines.append(
+                f"| {exercise.id} | {function} | {len(mistakes)} | {caught} "
+                f"| {len(alternatives)} | {accepted} | {longest} |"
+            )
+    return "\n".join(lines)
