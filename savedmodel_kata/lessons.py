@@ -100,6 +100,25 @@ KNOWN_MISTAKES = (
         "A tensor this needs depends on a placeholder that was not fed: is a signature key "
         "mapped to the wrong tensor (say 'prediction' to the label placeholder)?",
     ),
+    (
+        r"expected to be a int64 tensor but is a float tensor",
+        "The 'label' input takes the digits themselves, int64 [N]: not one-hot float rows.",
+    ),
+    (
+        r"expected to be a (\w+) tensor but is a (\w+) tensor",
+        "A signature takes exactly the dtypes of its input TensorSpecs (see its 'inputs'): "
+        "convert each argument to its dtype first, e.g. tf.constant(labels, tf.int64).",
+    ),
+    (
+        r"too many positional arguments|takes 0 positional arguments",
+        "A signature function takes keyword arguments only, named after its input keys: "
+        "function(input=images, label=labels).",
+    ),
+    (
+        r"got an unexpected keyword argument|missing required arguments?",
+        "Call a signature with exactly its input keys as keyword arguments: they are in its "
+        "structured_input_signature[1] (the 'inputs' of what load_signature_tensors returns).",
+    ),
 )
 
 
@@ -111,8 +130,18 @@ def advice_for(message: str) -> str:
 
 
 def shorten(text: str, lines: int = MAX_MESSAGE_LINES) -> str:
-    """The first `lines` lines of `text`, indented to follow a label, and how many were left out."""
-    kept = text.strip().splitlines() or [""]
+    """The first `lines` lines of `text`, indented to follow a label, without the array
+    dumps TensorFlow puts in its messages, and how many lines were left out."""
+    kept = []
+    for line in text.strip().splitlines() or [""]:
+        dump = re.search(r"numpy=|array\(\[", line)
+        if dump:
+            kept.append(line[: dump.start()] + "… (values left out)")
+            break
+        kept.append(line)
+    total = len(text.strip().splitlines())
     if len(kept) > lines:
-        kept = [*kept[:lines], f"... ({len(kept) - lines} more lines)"]
+        kept = kept[:lines]
+    if total > len(kept):
+        kept.append(f"... ({total - len(kept)} more lines)")
     return "\n  ".join(kept)

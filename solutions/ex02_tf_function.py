@@ -74,15 +74,16 @@ class DigitClassifier(tf.Module):
 
 
 def create_model():
-    """Return the tutorial's CNN as a `tf.Module` whose `__call__(x)` gives logits.
+    """Return the tutorial's CNN as a new `tf.Module` whose `__call__(x)` gives logits.
 
     `x` is float32 [batch, 28, 28, 1]; the result is float32 [batch, 10],
     raw logits (no softmax). Same layers as exercise 1 (2,830 trainable
-    parameters): conv 3x3x8, conv 3x3x16, conv 1x1x4 (each ReLU, 'SAME',
-    then 2x2 max-pool, stride 2), flatten to 36, dense 32 (ReLU), dense 10.
-    Make every weight a `tf.Variable` attribute (glorot uniform kernels,
-    zero biases) so `trainable_variables` and `tf.saved_model.save` find it.
-    The harness seeds TensorFlow before calling this and trains the result.
+    parameters, no others): conv 3x3x8, conv 3x3x16, conv 1x1x4 (each ReLU,
+    'SAME', then 2x2 max-pool, stride 2, 'VALID'), flatten to 36, dense 32
+    (ReLU), dense 10. Make every weight a `tf.Variable` attribute (glorot
+    uniform kernels, zero biases) so `trainable_variables` and
+    `tf.saved_model.save` find it. Each call returns a new, untrained model:
+    the harness seeds TensorFlow before calling this and trains the result.
     """
     return DigitClassifier()
 
@@ -100,7 +101,9 @@ def save(model, export_dir):
       digit is their label).
 
     Use `tf.function`s with an `input_signature` and return dicts, so the
-    outputs have names (not 'output_0'); pass them to `tf.saved_model.save`.
+    outputs have names (not 'output_0'); pass them with the model, as trained,
+    to `tf.saved_model.save`. The export must work anywhere: in another
+    process, moved to another folder, without this module.
     """
 
     @tf.function(input_signature=[INPUT_SPEC])
@@ -126,11 +129,13 @@ def load_signature_tensors(export_dir, signature_key="serving_default"):
     Return a dict with:
     * 'inputs': {input key: tf.TensorSpec}, e.g. {'input': TensorSpec([None, 28, 28, 1], float32)}
     * 'outputs': {output key: tf.TensorSpec}, e.g. {'prediction': ...}
-    * 'function': the signature's concrete function (call it with keywords)
+    * 'function': the signature's concrete function, `loaded.signatures[signature_key]`
+      itself (call it with keywords)
     * 'loaded': the object tf.saved_model.load returned, kept alive because
       it owns the variables the function reads.
     Read the specs from the function (`structured_input_signature`,
-    `structured_outputs`): never assume them.
+    `structured_outputs`): never assume them. Every call loads the export it
+    is given.
     """
     loaded = tf.saved_model.load(export_dir)
     function = loaded.signatures[signature_key]
@@ -150,8 +155,11 @@ def evaluate(signature, images, labels):
     """Return the accuracy, a Python float in [0, 1], through the reloaded 'evaluate' signature.
 
     `signature` is what `load_signature_tensors(export_dir, 'evaluate')`
-    returned. Call its function with keyword arguments named after its input
-    keys, on all the images given, and read the 'accuracy' output.
+    returned; `images` are float32 [N, 28, 28, 1], `labels` integer digits
+    [N] of any integer dtype (the signature takes int64). Call its function
+    with keyword arguments named after its input keys, on all the images
+    given, and read the 'accuracy' output: the share of the images whose most
+    likely digit is their label.
     """
     outputs = signature["function"](
         input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)

@@ -75,13 +75,16 @@ def same_count(accuracy: object, expected: Score) -> bool:
 CHANCE = 0.15  # ten digits: an untrained model gets about one in ten right
 
 
-def accuracy_problem(accuracy: object, expected: Score, elsewhere: Score | None = None) -> str:
+def accuracy_problem(
+    accuracy: object,
+    expected: Score,
+    elsewhere: Score | None = None,
+    source: str = "evaluate returned",
+) -> str:
     """Why `accuracy` is not the share `expected`, from what the value itself shows
-    (`elsewhere`: the score of another set of digits, that a kept answer would repeat)."""
-    what = (
-        f"evaluate returned {accuracy!r}; of these {expected.total} digits the model gets "
-        f"{expected}"
-    )
+    (`elsewhere`: the score of another set of digits, that a kept answer would repeat;
+    `source`: who gave the value)."""
+    what = f"{source} {accuracy!r}; of these {expected.total} digits the model gets {expected}"
     if not isinstance(accuracy, float):
         return (
             f"{what}, and {type(accuracy).__name__} is not a Python float: return "
@@ -153,11 +156,19 @@ def parameter_report(shapes: list[tuple], names: list[str]) -> str | None:
         "\n".join(f"    {name}: {list(shape)}" for name, shape in zip(names, shapes, strict=False))
         or "    (none)"
     )
+    missing = [list(shape) for shape in EXPECTED_VARIABLE_SHAPES if shape not in found]
+    hint = (
+        f"\nMissing: {missing}. Every weight must be a variable the model owns (a tf.Variable "
+        "attribute, a get_variable, a layer's weight): a plain tensor is a constant, never "
+        "trained and never saved."
+        if len(found) < len(EXPECTED_VARIABLE_SHAPES)
+        else ""
+    )
     return (
         f"the model has {total} trainable parameters in these variables:\n{listing}\n"
         f"expected {EXPECTED_PARAMETERS}: kernels 3x3x1x8, 3x3x8x16, 1x1x16x4, 36x32 and 32x10, "
         "each with a bias. A wrong count usually means a wrong filter number, 'VALID' convolution "
-        "padding, or a missing pooling layer (the flattened size must be 3*3*4 = 36)."
+        "padding, or a missing pooling layer (the flattened size must be 3*3*4 = 36)." + hint
     )
 
 
@@ -287,4 +298,19 @@ def initial_values_problem(named: list[tuple[str, np.ndarray]]) -> str | None:
     return (
         "the model's initial weights are not the tutorial's (glorot uniform kernels, zero "
         "biases):\n  " + "\n  ".join(problems[:6])
+    )
+
+
+def check_a_new_model_each_call(first, second) -> None:
+    """Two calls of create_model give two models that share no variable."""
+    assert second is not first, (
+        "create_model returned the same object twice: each call must build a new, untrained "
+        "model (a model kept in a global carries its training into the next test)"
+    )
+    shared = {id(v) for v in first.trainable_variables} & {
+        id(v) for v in second.trainable_variables
+    }
+    assert not shared, (
+        f"two models from create_model share {len(shared)} variables: make the variables "
+        "inside create_model (or the class), never once at import time"
     )
