@@ -32,14 +32,14 @@ LABEL_SPEC = tf.TensorSpec([None], tf.int64, name="label")
 
 
 def create_model():
-    """Return the tutorial's CNN as a Keras 3 model giving logits.
+    """Return the tutorial's CNN as a new Keras 3 model giving logits.
 
     Input float32 [batch, 28, 28, 1], output float32 [batch, 10] logits (no
-    softmax). The tutorial's layers, 2,830 parameters: Conv2D 8 (3x3), 16
-    (3x3) and 4 (1x1), each 'same' padding and ReLU and followed by
-    MaxPooling2D(2); Flatten; Dense 32 (ReLU); Dense 10. Keras' defaults
-    (glorot uniform kernels, zero biases) are the tutorial's. The harness
-    compiles and trains it.
+    softmax). The tutorial's layers and no others, 2,830 parameters: Conv2D
+    8 (3x3), 16 (3x3) and 4 (1x1), each 'same' padding and ReLU and followed
+    by MaxPooling2D(2); Flatten; Dense 32 (ReLU); Dense 10. Keras' defaults
+    (glorot uniform kernels, zero biases) are the tutorial's. Each call
+    returns a new, untrained model: the harness compiles and trains it.
     """
     raise NotImplementedError("exercise 3, create_model: read its docstring, then run `kata hint 3 create_model`")
 
@@ -53,10 +53,13 @@ def save(model, export_dir, keras_file):
     * `export_dir`: a SavedModel with endpoints 'serve' (input 'input',
       float32 [None, 28, 28, 1] -> output 'prediction', softmax
       probabilities) and 'evaluate' (inputs 'input' and 'label', int64
-      [None] -> output 'accuracy', a float32 scalar). Use
-      keras.export.ExportArchive.
-    * `keras_file` (a path ending in '.keras'): the model with its optimizer
-      state, as `model.save` writes it.
+      [None] -> output 'accuracy', a float32 scalar: the share of images
+      whose most likely digit is their label). 'serve' is also the export's
+      'serving_default' (ExportArchive aliases the first endpoint added). Use
+      keras.export.ExportArchive; the export must work in another process,
+      moved to another folder.
+    * `keras_file` (a path ending in '.keras', wherever it points): the model
+      with its optimizer state, as `model.save` writes it.
     """
     raise NotImplementedError("exercise 3, save: read its docstring, then run `kata hint 3 save`")
 
@@ -72,7 +75,8 @@ def load_signature_tensors(export_dir, endpoint="serve"):
       call it with the first input positionally and the others by keyword,
       e.g. layer(images) or layer(images, label=labels); it returns a dict
     * 'inputs' and 'outputs': {key: tf.TensorSpec} of that endpoint, read
-      from tf.saved_model.load(export_dir).signatures[endpoint]
+      from tf.saved_model.load(export_dir).signatures[endpoint] (never
+      assumed: other exports name their endpoints and keys otherwise)
     """
     raise NotImplementedError("exercise 3, load_signature_tensors: read its docstring, then run `kata hint 3 load_signature_tensors`")
 
@@ -84,7 +88,9 @@ def evaluate(reloaded, images, labels):
     """The accuracy (a Python float in [0, 1]) through the reloaded 'evaluate' endpoint.
 
     `reloaded` is what `load_signature_tensors(export_dir, 'evaluate')`
-    returned: call its layer on all the images, with the int64 labels as the
-    keyword argument 'label', and read 'accuracy'.
+    returned; `images` are float32 [N, 28, 28, 1], `labels` integer digits
+    [N] of any integer dtype (the endpoint takes int64). Call its layer on all
+    the images, with the labels as the keyword argument 'label', and read
+    'accuracy': the share of the images whose most likely digit is their label.
     """
     raise NotImplementedError("exercise 3, evaluate: read its docstring, then run `kata hint 3 evaluate`")

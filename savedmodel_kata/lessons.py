@@ -101,6 +101,20 @@ KNOWN_MISTAKES = (
         "mapped to the wrong tensor (say 'prediction' to the label placeholder)?",
     ),
     (
+        r"Can not cast TensorSpec\(shape=\(\d+, 10\), dtype=tf\.float32, name='label'\)",
+        "The 'label' input takes the digits themselves, int64 [N]: not one-hot float rows.",
+    ),
+    (
+        r"Can not cast TensorSpec\(shape=\([^)]*\), dtype=tf\.(?!float32, name='label')",
+        "An endpoint takes exactly the dtypes of its input TensorSpecs (see 'inputs'): "
+        "convert each argument to its dtype first, e.g. tf.constant(labels, tf.int64).",
+    ),
+    (
+        r"missing a required argument: '(inputs|label)'",
+        "A TFSMLayer passes its first argument positionally and the others by keyword: "
+        "layer(images) for 'serve', layer(images, label=labels) for 'evaluate'.",
+    ),
+    (
         r"expected to be a int64 tensor but is a float tensor",
         "The 'label' input takes the digits themselves, int64 [N]: not one-hot float rows.",
     ),
@@ -129,9 +143,14 @@ def advice_for(message: str) -> str:
     )
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m|\[(?:\d+;)*\d*m(?=\w)")
+
+
 def shorten(text: str, lines: int = MAX_MESSAGE_LINES) -> str:
-    """The first `lines` lines of `text`, indented to follow a label, without the array
-    dumps TensorFlow puts in its messages, and how many lines were left out."""
+    """The first `lines` lines of `text`, indented to follow a label, without terminal colour
+    codes and array dumps (Keras and TensorFlow put both in their messages), and how many
+    lines were left out."""
+    text = ANSI_ESCAPE.sub("", text)
     kept = []
     for line in text.strip().splitlines() or [""]:
         dump = re.search(r"numpy=|array\(\[", line)

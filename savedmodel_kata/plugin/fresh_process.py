@@ -191,7 +191,8 @@ def relocate(export: Export, destination: Path) -> Export:
     directory = destination / export.directory.name
     shutil.move(str(export.directory), directory)
     keras_file = None
-    if export.keras_file is not None and export.keras_file.exists():
-        keras_file = destination / export.keras_file.name
-        shutil.move(str(export.keras_file), keras_file)
+    if export.keras_file is not None:
+        keras_file = destination / export.keras_file.name  # where it is, if it was written
+        if export.keras_file.exists():
+            shutil.move(str(export.keras_file), keras_file)
     return Export(directory, keras_file)
