@@ -42,7 +42,10 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 def create_model(x):
     """The tutorial's CNN on the placeholder `x`, returning [None, 10] logits: as in exercise 1.
 
-    Bring your exercise 1 version: same layers, same 2,830 parameters, no softmax.
+    Bring your exercise 1 version: the same layers and no others, the same
+    2,830 parameters (glorot uniform kernels, zero biases, made with
+    tf.compat.v1.get_variable), 'VALID' pools, no softmax, the batch
+    dimension left open, every op built from `x` in the graph it belongs to.
     """
     raise NotImplementedError("exercise 4, create_model: read its docstring, then run `kata hint 4 create_model`")
 
@@ -59,8 +62,9 @@ def save(sess, export_dir, x, y, y_pred, acc):
     * 'evaluate': inputs 'input' (`x`) and 'label' (`y`, one-hot float32
       [None, 10]) -> output 'accuracy' (`acc`)
     Every placeholder an output depends on must be an input of its
-    signature. Use tf.compat.v1.saved_model.Builder; do not initialise
-    anything (export the trained weights).
+    signature. Use tf.compat.v1.saved_model.Builder, writing into
+    `export_dir` itself (builder.save() writes the files); do not initialise
+    anything (export the session you were given, weights as trained).
     """
     raise NotImplementedError("exercise 4, save: read its docstring, then run `kata hint 4 save`")
 
@@ -73,14 +77,16 @@ def load_signature_tensors(export_dir, signature_key="serving_default", session=
 
     Without `session` (TF2): load with `tf.saved_model.load` and return, as
     in exercise 2, {'inputs': {key: tf.TensorSpec}, 'outputs': {key:
-    tf.TensorSpec}, 'function': the signature's function, 'loaded': the
-    loaded object}. A TF1 export's structured_outputs are graph tensors,
-    not specs: describe each with tf.TensorSpec.from_tensor.
+    tf.TensorSpec}, 'function': `loaded.signatures[signature_key]` itself,
+    'loaded': the loaded object}, whatever the export (TF1 or TF2, any
+    names). A TF1 export's structured_outputs are graph tensors, not specs:
+    describe each with tf.TensorSpec.from_tensor.
 
     With `session` (TF1): load with `tf.compat.v1.saved_model.loader.load`
     (tag 'serve') into it and return {key: tf.Tensor of session.graph} for
-    the signature's inputs and outputs, found through the signature, as in
-    exercise 1. The harness calls this inside `session.graph.as_default()`.
+    the inputs and outputs of the signature `signature_key`, found through
+    the signature, as in exercise 1. The harness calls this inside
+    `session.graph.as_default()`.
     """
     raise NotImplementedError("exercise 4, load_signature_tensors: read its docstring, then run `kata hint 4 load_signature_tensors`")
 
@@ -92,7 +98,9 @@ def evaluate(signature, images, labels):
     """The accuracy (a Python float in [0, 1]) through the TF2-loaded 'evaluate' signature.
 
     `signature` is what `load_signature_tensors(export_dir, 'evaluate')`
-    returned. Its 'label' input is the graph's one-hot placeholder, so turn
-    the integer `labels` into one-hot float32 rows first.
+    returned; `images` are float32 [N, 28, 28, 1], `labels` integer digits
+    [N]. Its 'label' input is the graph's one-hot placeholder, so turn the
+    labels into one-hot float32 rows first. Return the share of the images
+    whose most likely digit is their label.
     """
     raise NotImplementedError("exercise 4, evaluate: read its docstring, then run `kata hint 4 evaluate`")

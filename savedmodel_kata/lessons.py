@@ -107,7 +107,7 @@ KNOWN_MISTAKES = (
     (
         r"Can not cast TensorSpec\(shape=\([^)]*\), dtype=tf\.(?!float32, name='label')",
         "An endpoint takes exactly the dtypes of its input TensorSpecs (see 'inputs'): "
-        "convert each argument to its dtype first, e.g. tf.constant(labels, tf.int64).",
+        "convert each argument to its dtype first (tf.constant(value, spec.dtype)).",
     ),
     (
         r"missing a required argument: '(inputs|label)'",
@@ -119,9 +119,19 @@ KNOWN_MISTAKES = (
         "The 'label' input takes the digits themselves, int64 [N]: not one-hot float rows.",
     ),
     (
+        r"expected to be a float tensor but is a int(32|64) tensor",
+        "That input is float32: if it is the graph's one-hot label placeholder, turn the "
+        "digits into one-hot float32 rows first (np.eye(10, dtype=np.float32)[labels]).",
+    ),
+    (
+        r"expected to be a float tensor but is a double tensor",
+        "That input is float32, not float64: make the array float32 "
+        "(np.eye(10, dtype=np.float32), or .astype(np.float32)).",
+    ),
+    (
         r"expected to be a (\w+) tensor but is a (\w+) tensor",
         "A signature takes exactly the dtypes of its input TensorSpecs (see its 'inputs'): "
-        "convert each argument to its dtype first, e.g. tf.constant(labels, tf.int64).",
+        "convert each argument to its dtype first (tf.constant(value, spec.dtype)).",
     ),
     (
         r"too many positional arguments|takes 0 positional arguments",

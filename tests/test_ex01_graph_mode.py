@@ -15,23 +15,22 @@ import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from savedmodel_kata.kinds.graph import TUTORIAL_TENSOR_NAMES, build, one_hot, ops_computing
+from savedmodel_kata.kinds.graph import TUTORIAL_TENSOR_NAMES, build, one_hot
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
+from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
-    ACCURACY_MARGIN_VS_REFERENCE,
-    ARCHITECTURE_TOLERANCE,
-    OWN_START_MIN_ACCURACY,
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
     SUBSET_EXAMPLES,
     check_accuracy,
+    check_computes_the_tutorials_function,
     check_counts_correct,
     check_end_to_end,
+    check_trains_from_its_own_start,
+    check_trains_like_the_reference,
     examples,
-    initial_values_problem,
     loaded_with,
     opened,
-    parameter_report,
     read_saved_model,
     same_count,
 )
@@ -53,68 +52,12 @@ EXPECTED_TENSOR_INFO = {
 }
 
 
-# --- helpers -----------------------------------------------------------------
-
-
-def graph_causes(graph) -> list[str]:
-    """What in a student's graph makes a batch fail, as far as the graph shows it."""
-    causes = []
-    for op in graph.get_operations():
-        if op.type == "Reshape" and op.inputs[1].op.type == "Const":
-            shape = tf.get_static_value(op.inputs[1])
-            if shape is not None and len(shape) and shape[0] > 0:
-                causes.append(
-                    f"the reshape {op.name} fixes the batch to {shape[0]}: use -1 for the batch "
-                    "dimension"
-                )
-        if op.type == "MaxPool" and op.get_attr("padding") == b"SAME":
-            causes.append(
-                f"the pool {op.name} pads 'SAME', which leaves 4x4 after three pools, not 3x3: "
-                "the tutorial's pools are 'VALID'"
-            )
-    return causes
-
-
-def run_logits(model, images):
-    """Run the student's graph; a batch it cannot take fails with what the graph shows."""
-    try:
-        return model.session.run(model.logits, feed_dict={model.x: images})
-    except tf.errors.InvalidArgumentError as error:
-        causes = graph_causes(model.graph) or [
-            "look at the shapes each layer gives (flatten must give 36 values a digit)"
-        ]
-        pytest.fail(
-            f"create_model's graph fails on a batch of {len(images)} images: "
-            f"{error.message.splitlines()[0]}\n" + "\n".join(causes),
-            pytrace=False,
-        )
-
-
-def check_tensors_of_the_session(loaded) -> None:
-    """The loader's result is a dict of the signature's tensors, all of the session's graph."""
-    tensors = loaded.value
-    assert isinstance(tensors, dict) and {"input", "prediction"} <= set(tensors), (
-        f"load_signature_tensors returned {type(tensors).__name__} "
-        f"{sorted(tensors) if isinstance(tensors, dict) else ''}; expected a dict with the "
-        "signature's keys"
-    )
-    for key, value in tensors.items():
-        assert getattr(value, "graph", None) is loaded.session.graph, (
-            f"tensors[{key!r}] belongs to another graph: load into the session you were given "
-            "and look tensors up in sess.graph, every call (never keep them from an earlier one)"
-        )
-
-
 # --- create_model ------------------------------------------------------------
 
 
 @pytest.mark.function("create_model")
 def test_create_model_returns_a_logits_tensor(student_model):
-    logits = student_model().logits  # the harness checks the type, graph, shape and dtype
-    assert logits.shape.as_list()[0] is None, (
-        f"create_model returned logits shaped {logits.shape}: the batch dimension is fixed to "
-        f"{logits.shape[0]}. Keep it None (use -1 in tf.reshape) so any batch size can be served."
-    )
+    graph_checks.check_batch_dimension_open(student_model())
 
 
 @pytest.mark.function("create_model")
@@ -123,88 +66,39 @@ def test_create_model_returns_a_logits_tensor(student_model):
 @example(batch_size=1)
 @example(batch_size=33)
 def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
-    images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
-    scores = run_logits(student_model(), images)
-    assert scores.shape == (batch_size, 10), (
-        f"a batch of {batch_size} images gave logits shaped {scores.shape}; "
-        f"expected ({batch_size}, 10)"
-    )
+    graph_checks.check_logits_for_batch(student_model(), batch_size)
 
 
 @pytest.mark.function("create_model")
 def test_create_model_has_the_tutorials_parameters(student_model):
-    variables = student_model().variables(trainable_only=True)
-    problem = parameter_report(
-        [tuple(v.shape.as_list()) for v in variables], [v.name for v in variables]
-    )
-    assert problem is None, f"create_model: {problem}"
+    graph_checks.check_parameters(student_model())
 
 
 @pytest.mark.function("create_model")
 def test_create_model_starts_from_the_tutorials_initial_values(student_model):
-    variables = student_model().variables(trainable_only=True)
-    values = student_model().session.run(variables)
-    problem = initial_values_problem(list(zip((v.name for v in variables), values, strict=True)))
-    assert problem is None, f"create_model: {problem}"
+    graph_checks.check_initial_values(student_model())
 
 
 @pytest.mark.function("create_model")
 def test_create_model_returns_logits_not_probabilities(student_model):
-    model = student_model()
-    softmax_ops = [
-        op.name for op in ops_computing(model.logits) if op.type in ("Softmax", "LogSoftmax")
-    ]
-    assert not softmax_ops, (
-        f"create_model applies a softmax ({', '.join(softmax_ops)}). Return raw logits: the "
-        "harness adds the softmax for 'prediction', and the loss needs logits (softmax twice "
-        "trains badly)."
-    )
-    images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
-    scores = run_logits(model, images)
-    looks_like_probabilities = np.all(scores >= 0) and np.allclose(
-        scores.sum(axis=1), 1.0, atol=1e-3
-    )
-    assert not looks_like_probabilities, (
-        "create_model's outputs are non-negative and every row sums to 1: those are "
-        "probabilities. Return the logits of the last dense layer, without an activation."
-    )
+    graph_checks.check_logits_not_probabilities(student_model())
 
 
 @pytest.mark.function("create_model")
 def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    with opened(kind, kind.new_model(student.create_model, for_training=False)) as model:
-        kind.assign(model, before_save.weights)
-        probabilities = kind.predict(model, mnist.test_images)
-    worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
-    assert worst <= ARCHITECTURE_TOLERANCE, (
-        f"with the reference's trained weights in your variables, your model's probabilities "
-        f"differ from the reference's by up to {worst:.3g}. The layers compute something else: "
-        "check the order (conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride "
-        "2, the ReLU on dense 32 and none on dense 10, that flatten keeps the [batch, 3, 3, 4] "
-        "order (tf.reshape), and that there are no other layers (no dropout)."
+    check_computes_the_tutorials_function(
+        kind, student.create_model, before_save, mnist.test_images
     )
 
 
 @pytest.mark.function("create_model")
 def test_create_model_trains_like_the_reference(student_trained, reference_trained):
-    reached = student_trained().stats.test.accuracy
-    expected = reference_trained.stats.test.accuracy
-    assert abs(reached - expected) <= ACCURACY_MARGIN_VS_REFERENCE, (
-        f"trained by the tutorial's loop from the reference's initial weights, your model "
-        f"reaches {100 * reached:.1f} % test accuracy; the reference reaches "
-        f"{100 * expected:.1f} %. Check the activations (ReLU after each conv and the first "
-        "dense layer, none on the last): a softmax in create_model, for one, trains badly."
-    )
+    check_trains_like_the_reference(student_trained(), reference_trained)
 
 
 @pytest.mark.function("create_model")
 def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
-    reached = student_trained_own().stats.test.accuracy
-    assert reached >= OWN_START_MIN_ACCURACY, (
-        f"trained by the tutorial's loop from its own initial weights, your model reaches "
-        f"{100 * reached:.1f} % test accuracy (the tutorial's network: 84 to 94 %). Check the "
-        "initial values: glorot uniform kernels, zero biases."
-    )
+    check_trains_from_its_own_start(student_trained_own())
 
 
 # --- save --------------------------------------------------------------------
@@ -393,7 +287,7 @@ def test_load_signature_tensors_restores_the_trained_weights(
 ):
     directory = reference_export.directory
     with loaded_with(kind, student.load_signature_tensors, directory, SIGNATURE_KEY) as loaded:
-        check_tensors_of_the_session(loaded)
+        graph_checks.check_tensors_of_the_session(loaded, INPUT_KEYS | OUTPUT_KEYS)
         reloaded = kind.predict_loaded(loaded, mnist.test_images)
     worst = float(np.max(np.abs(reloaded - before_save.probabilities)))
     assert worst <= PROBABILITY_TOLERANCE, (
@@ -424,7 +318,7 @@ def test_load_signature_tensors_finds_tensors_through_the_signature_not_their_na
     with loaded_with(
         kind, student.load_signature_tensors, export.directory, SIGNATURE_KEY
     ) as loaded:
-        check_tensors_of_the_session(loaded)
+        graph_checks.check_tensors_of_the_session(loaded, INPUT_KEYS | OUTPUT_KEYS)
         reloaded = kind.predict_loaded(loaded, images)
     assert np.max(np.abs(reloaded - expected)) <= PROBABILITY_TOLERANCE, (
         f"with tensors named {renamed}, your loader's 'prediction' gives other values: are "

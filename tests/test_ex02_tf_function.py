@@ -26,6 +26,7 @@ from savedmodel_kata.plugin.checks import (
     check_accuracy,
     check_counts_correct,
     check_end_to_end,
+    check_the_loaded_objects_own_signature,
     describe_check,
     examples,
     initial_values_problem,
@@ -358,17 +359,8 @@ def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
 def test_load_signature_tensors_returns_the_loaded_objects_own_signature(
     student, reference_export, key
 ):
-    description = student.load_signature_tensors(str(reference_export.directory), key)
-    describe_check(description, key)
-    loaded = description["loaded"]
-    signatures = getattr(loaded, "signatures", None)
-    assert signatures is not None and key in signatures, (
-        f"'loaded' is {type(loaded).__name__}, not the object tf.saved_model.load returned: keep "
-        "that object (it owns the variables the signature reads)"
-    )
-    assert description["function"] is signatures[key], (
-        f"'function' is not loaded.signatures[{key!r}]: return loaded.signatures[signature_key] "
-        "itself, from the same load as 'loaded'"
+    check_the_loaded_objects_own_signature(
+        student.load_signature_tensors(str(reference_export.directory), key), key
     )
 
 

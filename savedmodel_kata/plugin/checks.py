@@ -137,8 +137,13 @@ def read_saved_model(export_dir: Path):
     """The SavedModel protocol buffer, read straight from saved_model.pb."""
     from tensorflow.core.protobuf import saved_model_pb2
 
+    path = Path(export_dir) / "saved_model.pb"
+    assert path.is_file(), (
+        f"there is no saved_model.pb in the export folder ({path.parent.name}): the SavedModel "
+        "was not written there (simple_save writes it; with a Builder, builder.save() does)"
+    )
     proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((Path(export_dir) / "saved_model.pb").read_bytes())
+    proto.ParseFromString(path.read_bytes())
     return proto
 
 
@@ -313,4 +318,55 @@ def check_a_new_model_each_call(first, second) -> None:
     assert not shared, (
         f"two models from create_model share {len(shared)} variables: make the variables "
         "inside create_model (or the class), never once at import time"
+    )
+
+
+def check_computes_the_tutorials_function(kind, create_model, before_save, images) -> None:
+    """Given the reference's trained weights, the model computes the reference's probabilities."""
+    with opened(kind, kind.new_model(create_model, for_training=False)) as model:
+        kind.assign(model, before_save.weights)
+        probabilities = kind.predict(model, images)
+    worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
+    assert worst <= ARCHITECTURE_TOLERANCE, (
+        f"with the reference's trained weights in your variables, your model's probabilities "
+        f"differ from the reference's by up to {worst:.3g}. The layers compute something else: "
+        "check the order (conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride "
+        "2, the ReLU on dense 32 and none on dense 10, that flatten keeps the [batch, 3, 3, 4] "
+        "order, and that there are no other layers (no dropout)."
+    )
+
+
+def check_trains_like_the_reference(student_trained, reference_trained) -> None:
+    reached = student_trained.stats.test.accuracy
+    expected = reference_trained.stats.test.accuracy
+    assert abs(reached - expected) <= ACCURACY_MARGIN_VS_REFERENCE, (
+        f"trained by the tutorial's loop from the reference's initial weights, your model "
+        f"reaches {100 * reached:.1f} % test accuracy; the reference reaches "
+        f"{100 * expected:.1f} %. Check the activations (ReLU after each conv and the first "
+        "dense layer, none on the last) and that there are no other layers: a softmax in "
+        "create_model, for one, trains badly."
+    )
+
+
+def check_trains_from_its_own_start(student_trained_own) -> None:
+    reached = student_trained_own.stats.test.accuracy
+    assert reached >= OWN_START_MIN_ACCURACY, (
+        f"trained by the tutorial's loop from its own initial weights, your model reaches "
+        f"{100 * reached:.1f} % test accuracy (the tutorial's network: 84 to 94 %). Check the "
+        "initial values: glorot uniform kernels, zero biases."
+    )
+
+
+def check_the_loaded_objects_own_signature(description, key: str) -> None:
+    """'loaded' is what tf.saved_model.load returned, and 'function' its signatures[key] itself."""
+    describe_check(description, key)
+    loaded = description["loaded"]
+    signatures = getattr(loaded, "signatures", None)
+    assert signatures is not None and key in signatures, (
+        f"'loaded' is {type(loaded).__name__}, not the object tf.saved_model.load returned: keep "
+        "that object (it owns the variables the signature reads)"
+    )
+    assert description["function"] is signatures[key], (
+        f"'function' is not loaded.signatures[{key!r}]: return loaded.signatures[signature_key] "
+        "itself, from the same load as 'loaded'"
     )

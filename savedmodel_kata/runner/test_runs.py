@@ -11,7 +11,8 @@ import contextlib
 import io
 from pathlib import Path
 
-from savedmodel_kata import catalogue
+from savedmodel_kata import catalogue, settings
+from savedmodel_kata.plugin import hypothesis_profiles
 from savedmodel_kata.plugin.recorder import ResultRecorder
 
 
@@ -43,6 +44,12 @@ def run_tests(
         arguments.append("-x")
     if select:
         arguments += ["-k", select]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(arguments, plugins=[recorder, *plugins])
+    outer = settings._current  # a run inside a pytest session (the meta-tests) leaves it as it was
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            pytest.main(arguments, plugins=[recorder, *plugins])
+    finally:
+        if outer is not None:
+            settings.use(outer)
+            hypothesis_profiles.load(outer.hypothesis_profile)
     return recorder

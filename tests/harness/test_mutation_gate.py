@@ -1,0 +1,39 @@
+"""The mutation gate: every planted mistake is caught, every valid alternative accepted.
+
+The cases are listed in each exercise's test file (MISTAKES, ALTERNATIVES);
+savedmodel_kata/maintainer/mutation_gate.py plants them and judges the
+suite: a mistake must fail a test of its own function with a report that
+names it and fits a screen, an alternative must pass every test. A case that
+stops holding means a test lost its teeth, a lesson went missing, or a test
+started rejecting right code. `kata dev mutations` prints the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from savedmodel_kata import catalogue
+from savedmodel_kata.maintainer import mutation_gate
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMUM_MISTAKES, MINIMUM_ALTERNATIVES = 20, 6
+
+
+@pytest.mark.parametrize("exercise", catalogue.exercises(), ids=lambda e: e.id)
+def test_every_exercise_lists_enough_cases_over_all_four_functions(exercise):
+    cases = mutation_gate.cases_of(ROOT, exercise)
+    mistakes = [c for c in cases if isinstance(c, mutation_gate.Mistake)]
+    alternatives = [c for c in cases if isinstance(c, mutation_gate.Alternative)]
+    assert len(mistakes) >= MINIMUM_MISTAKES and len(alternatives) >= MINIMUM_ALTERNATIVES
+    assert {m.function for m in mistakes} == set(catalogue.EXERCISE_FUNCTIONS)
+    names = [c.name for c in cases]
+    assert len(set(names)) == len(names), "two cases share a name"
+
+
+@pytest.mark.parametrize("exercise", catalogue.exercises(), ids=lambda e: e.id)
+def test_the_suite_catches_every_mistake_and_accepts_every_alternative(exercise):
+    verdicts = mutation_gate.run(ROOT, [exercise])
+    failing = [v for v in verdicts if not v.holds]
+    assert not failing, "\n\n".join(v.explain() for v in failing)
