@@ -219,4 +219,11 @@ def table(verdicts: list[Verdict]) -> str:
                 f"| {exercise.id} | {function} | {len(mistakes)} | {caught} "
                 f"| {len(alternatives)} | {accepted} | {longest} |"
             )
+    reports = sorted(v.report_lines(r) for v in verdicts if v.is_mistake for r in v.failures)
+    if reports:
+        lines.append(
+            f"\nFailure reports of the planted mistakes: {len(reports)}, median "
+            f"{reports[len(reports) // 2]} lines, longest {reports[-1]} "
+            f"(at most {MAX_REPORT_LINES})."
+        )
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import pytest
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import StudentCode
-from savedmodel_kata.errors import JobError
+from savedmodel_kata.errors import JobError, StudentError
 from savedmodel_kata.kinds.base import Score
 from savedmodel_kata.mnist import Digits, load_mnist_dataset
 from savedmodel_kata.runner import cli, jobs
@@ -156,3 +156,56 @@ def test_cli_hint_levels_reveal_progressively(capsys):
 def test_cli_unknown_exercise_lists_the_known_ones(capsys):
     assert cli.main(["hint", "99"]) == 1
     assert "there is no exercise 99" in capsys.readouterr().err
+
+
+def test_load_refuses_another_exercises_export_and_names_it(exported, small_data):
+    export_dir, stats, _ = exported
+    owner = catalogue.by_id(stats["exercise"])
+    other = next(e for e in catalogue.exercises() if e != owner)
+    code = StudentCode(ROOT, "solutions", other)
+    with pytest.raises(JobError, match=rf"holds exercise {owner.number}'s export"):
+        jobs.load_and_check(code, small_data, export_dir, log=lambda line: None)
+
+
+def test_overwrite_keeps_the_old_export_when_the_new_training_fails(small_data, tmp_path):
+    export_dir = tmp_path / "ex01"
+    good = StudentCode(ROOT, "solutions", EXERCISE)
+    jobs.train_and_export(good, small_data, export_dir, epochs=0, log=lambda line: None)
+    before = (export_dir / "saved_model.pb").read_bytes()
+    stub = StudentCode(ROOT, "exercises", EXERCISE)
+    with pytest.raises(StudentError, match="not implemented yet"):
+        jobs.train_and_export(stub, small_data, export_dir, epochs=0, overwrite=True, log=print)
+    assert (export_dir / "saved_model.pb").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ex01"], "a half-written export was left"
+
+
+def test_train_imports_student_code_as_the_tests_do(kata_copy, small_data):
+    # `from exercises.<module> import ...` works under pytest (the repository is on sys.path):
+    # kata train must import the student's module the same way.
+    (kata_copy / "exercises" / "my_layers.py").write_text("UNITS = 32\n")
+    source = (ROOT / "solutions" / EXERCISE.file_name).read_text()
+    helper_import = "import numpy as np\n\nfrom exercises.my_layers import UNITS\n"
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(
+        source.replace("import numpy as np\n", helper_import, 1)
+    )
+    code = StudentCode(kata_copy, "exercises", EXERCISE)
+    stats = jobs.train_and_export(
+        code, small_data, kata_copy / "out", epochs=0, log=lambda line: None
+    )
+    assert stats["parameters"] == 2830
+
+
+def test_what_the_kata_writes_is_ignored_by_git():
+    import subprocess
+
+    written = [
+        "backup/ex01/saved_model.pb",
+        "backup/ex03.keras",
+        "grading-report/summary.txt",
+        "exercises/.backups/ex01_graph_mode.2026.py",
+        "gradescope-autograder.zip",
+    ]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *written], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert sorted(ignored) == sorted(written)

@@ -25,6 +25,7 @@ def test_summary_tells_not_started_failing_and_passing_apart_and_points_to_the_n
         result("load_signature_tensors", True),
         result("load_signature_tensors", False, Failure.CHECK),
         result("evaluate", False, Failure.NOT_IMPLEMENTED),
+        result("end_to_end", False, Failure.NOT_IMPLEMENTED),
     ]
     scores = results.score(tests, [EXERCISE])
     states = {score.function: score.state for score in scores.functions}
@@ -33,6 +34,7 @@ def test_summary_tells_not_started_failing_and_passing_apart_and_points_to_the_n
         "save": State.NOT_STARTED,
         "load_signature_tensors": State.FAILING,
         "evaluate": State.NOT_STARTED,
+        "end_to_end": State.NOT_STARTED,
     }
     half = EXERCISE.function("load_signature_tensors").points / 2
     assert scores.earned == EXERCISE.function("create_model").points + half
@@ -85,3 +87,38 @@ def test_watch_check_reports_the_first_failures_lesson(kata_copy):
     (kata_copy / "exercises" / EXERCISE.file_name).write_text(source)
     passed, text, _ = check_once(kata_copy, EXERCISE)
     assert passed and text.startswith("all ")
+
+
+def test_status_when_only_the_end_to_end_test_fails_names_it_and_a_real_hint():
+    from savedmodel_kata.runner.console import console, show_scores
+
+    tests = [result(f, True) for f in catalogue.EXERCISE_FUNCTIONS]
+    tests.append(result("end_to_end", False, Failure.CHECK))
+    scores = results.score(tests, [EXERCISE])
+    step = scores.next_step()
+    assert step.function == "end_to_end" and step.state == State.FAILING
+    with console.capture() as captured:
+        show_scores(scores)
+    text = " ".join(captured.get().split())  # as read, whatever the terminal's width
+    assert "the end-to-end test" in text and "end_to_end()" not in text
+    assert f"`kata hint {EXERCISE.number}`" in text and "[1m" not in text
+    assert cli.main(["hint", str(EXERCISE.number), "end_to_end"]) == 0
+
+
+def test_solution_wraps_long_lines_instead_of_cutting_them(kata_copy, capsys):
+    from savedmodel_kata.runner.console import console
+
+    shutil.copy(
+        kata_copy / "solutions" / EXERCISE.file_name, kata_copy / "exercises" / EXERCISE.file_name
+    )
+    source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
+    longest = max(source.splitlines(), key=len).strip()
+    width = console.width
+    console.width = 60
+    try:
+        with console.capture() as captured:
+            assert cli.main(["solution", "1"]) == 0
+    finally:
+        console.width = width
+    shown = " ".join(line.split("│", 1)[-1].strip() for line in captured.get().splitlines())
+    assert " ".join(longest.split()) in " ".join(shown.split()), "a long line was cut"
