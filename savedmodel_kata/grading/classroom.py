@@ -1,44 +1,59 @@
-"""GitHub Classroom's autograding files, made from the catalogue (`kata dev update` writes them).
+"""GitHub Classroom's autograding workflow, made from the catalogue (`kata dev update` writes it).
 
-.github/workflows/classroom.yml has one autograding step per exercise (the
-command-grader action: test-name, command, timeout, max-score) and the
-grading reporter; .github/classroom/autograding.json is the same for the
-older runner. The command grader keeps only PATH and HOME of the
-environment, so every setting a step needs is on its command line, and the
-graded run writes TensorFlow's noise to log files, never to stderr. The
-command pins the manifest's sha256, so an edited manifest stops grading.
+.github/workflows/classroom.yml has one command-grader step per exercise
+function, worth that function's points, then the grading reporter. The
+command grader awards a step's points when its command exits 0: the first
+step of an exercise grades the whole exercise (one TensorFlow import) and
+keeps the result in the runner's home folder; the exercise's other steps
+read it and only decide their own function. Each step prints its function's
+failures to the log, in foldable groups. Time limits nest: 30 s a student
+call, `EXERCISE_TIME_LIMIT_SECONDS` an exercise, the first step's timeout
+above that; commands start with `exec`, so the step's SIGTERM reaches the
+kata, which stops its worker and reports. The command grader keeps only PATH
+and HOME of the environment, so every setting is on the command line; the
+commands pin the manifest's sha256, so an edited manifest stops grading.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 
 import yaml
 
 from savedmodel_kata import catalogue
-from savedmodel_kata.grading.workspace import manifest_digest
+from savedmodel_kata.grading.grader import EXERCISE_TIME_LIMIT_SECONDS
 
 WORKFLOW = Path(".github/workflows/classroom.yml")
-AUTOGRADING = Path(".github/classroom/autograding.json")
 SETUP_COMMAND = "python -m pip install --quiet -e ."
-TIMEOUT_MINUTES = 10
+# The first step of an exercise: its grading, plus rebuilding the pristine harness, importing
+# TensorFlow and (cold cache) training the reference, with a margin.
+FIRST_STEP_MINUTES = math.ceil((EXERCISE_TIME_LIMIT_SECONDS + 120) / 60)
+OTHER_STEP_MINUTES = 1
+JOB_MINUTES = 60
 HEADER = "# Made by `kata dev update` from savedmodel_kata/catalogue.toml: do not edit.\n"
 
 
-def grade_command(exercise: catalogue.Exercise, digest: str) -> str:
-    return (
-        f"kata grade --exercise {exercise.number} --require-full --manifest-sha256 {digest} "
-        f"--out grading-report/{exercise.id}"
-    )
+def step_id(exercise: catalogue.Exercise, function: str) -> str:
+    """Letters and digits only: the reporter reads <ID>_RESULTS, and reports other ids badly."""
+    return exercise.id + function.replace("_", "")
 
 
-def test_name(exercise: catalogue.Exercise) -> str:
-    return f"Exercise {exercise.number}: {exercise.module}"
+def test_name(exercise: catalogue.Exercise, function: str) -> str:
+    return f"Exercise {exercise.number}: {function}"
+
+
+def grade_command(exercise: catalogue.Exercise, function: str, digest: str, first: bool) -> str:
+    command = f"exec kata grade --exercise {exercise.number} --function {function}"
+    if first:
+        return (
+            f"{command} --manifest-sha256 {digest} --time-limit {EXERCISE_TIME_LIMIT_SECONDS} "
+            f"--out grading-report/{exercise.id}"
+        )
+    return f"{command} --reuse"
 
 
 def workflow(digest: str) -> dict:
-    exercises = catalogue.exercises()
     steps = [
         {
             "name": "Checkout code",
@@ -46,33 +61,44 @@ def workflow(digest: str) -> dict:
             # The pristine harness is rebuilt from the template's git objects.
             "with": {"fetch-depth": 0},
         },
-        {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
+        {
+            "uses": "actions/setup-python@v5",
+            "with": {
+                "python-version": "3.11",
+                "cache": "pip",
+                "cache-dependency-path": "pyproject.toml",
+            },
+        },
         {"name": "Install the kata", "run": SETUP_COMMAND},
     ]
-    for exercise in exercises:
-        steps.append(
-            {
-                "name": test_name(exercise),
-                "id": exercise.id,
-                "uses": "classroom-resources/autograding-command-grader@v1",
-                "with": {
-                    "test-name": test_name(exercise),
-                    "setup-command": "",
-                    "command": grade_command(exercise, digest),
-                    "timeout": TIMEOUT_MINUTES,
-                    "max-score": exercise.points,
-                },
-            }
-        )
+    ids = []
+    for exercise in catalogue.exercises():
+        for index, function in enumerate(exercise.graded_functions):
+            if not function.points:
+                continue  # a failing 0-point step would fail the job and award nothing
+            first = index == 0
+            ids.append(step_id(exercise, function.name))
+            steps.append(
+                {
+                    "name": f"{test_name(exercise, function.name)} ({function.points} "
+                    + ("point)" if function.points == 1 else "points)"),
+                    "id": ids[-1],
+                    "uses": "classroom-resources/autograding-command-grader@v1",
+                    "with": {
+                        "test-name": test_name(exercise, function.name),
+                        "setup-command": "",
+                        "command": grade_command(exercise, function.name, digest, first),
+                        "timeout": FIRST_STEP_MINUTES if first else OTHER_STEP_MINUTES,
+                        "max-score": function.points,
+                    },
+                }
+            )
     steps.append(
         {
             "name": "Autograding Reporter",
             "uses": "classroom-resources/autograding-grading-reporter@v1",
-            "env": {
-                f"{e.id.upper()}_RESULTS": f"${{{{steps.{e.id}.outputs.result}}}}"
-                for e in exercises
-            },
-            "with": {"runners": ",".join(e.id for e in exercises)},
+            "env": {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}" for i in ids},
+            "with": {"runners": ",".join(ids)},
         }
     )
     return {
@@ -82,6 +108,7 @@ def workflow(digest: str) -> dict:
         "jobs": {
             "run-autograding-tests": {
                 "runs-on": "ubuntu-latest",
+                "timeout-minutes": JOB_MINUTES,
                 "if": "github.actor != 'github-classroom[bot]'",
                 "steps": steps,
             }
@@ -91,25 +118,3 @@ def workflow(digest: str) -> dict:
 
 def render_workflow(digest: str) -> str:
     return HEADER + yaml.safe_dump(workflow(digest), sort_keys=False, width=1000)
-
-
-def render_autograding(digest: str) -> str:
-    tests = [
-        {
-            "name": test_name(exercise),
-            "setup": SETUP_COMMAND,
-            "run": grade_command(exercise, digest),
-            "input": "",
-            "output": "",
-            "comparison": "included",
-            "timeout": TIMEOUT_MINUTES,
-            "points": exercise.points,
-        }
-        for exercise in catalogue.exercises()
-    ]
-    return json.dumps({"tests": tests}, indent=2) + "\n"
-
-
-def expected_files(root: Path) -> dict[Path, str]:
-    digest = manifest_digest(root)
-    return {WORKFLOW: render_workflow(digest), AUTOGRADING: render_autograding(digest)}

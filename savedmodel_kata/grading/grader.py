@@ -2,9 +2,12 @@
 
 Code that hangs, kills the interpreter or exhausts memory loses only its own
 exercise's remaining points: the worker's journal says what ran and where
-it died, and the report still comes out. Messages are cleaned of temporary
-paths and memory addresses, so the same code always gets the same score and
-the same words.
+it died, and the report still comes out. Each worker runs in a process group
+of its own, so a time limit stops it and everything it started. A grading
+stopped from outside (a platform's step time limit sends SIGTERM) stops its
+worker the same way and still reports what it has. Messages are cleaned of
+temporary paths and memory addresses, so the same code always gets the same
+score and the same words.
 """
 
 from __future__ import annotations
@@ -12,29 +15,40 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from savedmodel_kata import catalogue, results, settings
+from savedmodel_kata.errors import KataError
+from savedmodel_kata.grading import submission as uploads
 from savedmodel_kata.grading import workspace as harness
 from savedmodel_kata.results import Failure, Scores, TestResult
 
-EXERCISE_TIME_LIMIT_SECONDS = 600
-MEMORY_LIMIT_BYTES = 12 * 1024**3  # address space per exercise process; half this machine
+EXERCISE_TIME_LIMIT_SECONDS = 420
+MEMORY_LIMIT_BYTES = 12 * 1024**3  # address space per exercise process: refuses absurd allocations
+KILL_GRACE_SECONDS = 5
+
+
+class Stopped(KataError):
+    """The grading was told to stop (SIGTERM): report what is done."""
 
 
 @dataclass
 class GradingResults:
     """Everything a grading found; every report is a rendering of this."""
 
+    exercises: list[catalogue.Exercise] = field(default_factory=list)
     tests: list[TestResult] = field(default_factory=list)
     scores: Scores = field(default_factory=Scores)
     tampered: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the submission's files were found
     seconds: float = 0.0
 
 
@@ -49,6 +63,18 @@ def clean(message: str, workspace: Path) -> str:
     return _ADDRESS.sub("0x…", text)
 
 
+def memory_limit_bytes() -> int | None:
+    """The container's memory limit (cgroup v2 or v1), if it has one."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text)
+    return None
+
+
 def _limit_memory() -> None:
     try:
         import resource
@@ -58,8 +84,33 @@ def _limit_memory() -> None:
         pass
 
 
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the worker's process group, SIGKILL if it lingers."""
+    for sent in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sent)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            process.wait(timeout=KILL_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _ended(returncode: int) -> str:
+    if returncode == -signal.SIGKILL:
+        limit = memory_limit_bytes()
+        within = f" (this container allows {limit / 1024**2:.0f} MB)" if limit else ""
+        return (
+            "the test process was killed (SIGKILL), most likely for memory"
+            f"{within}: a grading process needs about 1 GB; raise the memory limit"
+        )
+    return f"the test process ended abruptly (exit code {returncode})"
+
+
 def _run_worker(
-    workspace: Path, exercise: catalogue.Exercise, time_limit: int
+    workspace: Path, exercise: catalogue.Exercise, time_limit: float
 ) -> tuple[list[dict], str]:
     journal = workspace / f"journal-{exercise.id}.jsonl"
     basetemp = workspace / f"basetemp-{exercise.id}"
@@ -82,20 +133,29 @@ def _run_worker(
     ]  # fmt: skip
     problem = ""
     with open(workspace / f"output-{exercise.id}.log", "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=workspace,
+            env=environment,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own group: a limit stops it and all it started
+            preexec_fn=_limit_memory if hasattr(os, "fork") else None,
+        )
         try:
-            finished = subprocess.run(
-                command,
-                cwd=workspace,
-                env=environment,
-                stdout=log,
-                stderr=log,
-                timeout=time_limit,
-                preexec_fn=_limit_memory if hasattr(os, "fork") else None,
-            )
-            if finished.returncode != 0:
-                problem = f"the test process ended abruptly (exit code {finished.returncode})"
+            returncode = process.wait(timeout=time_limit)
+            if returncode != 0:
+                problem = _ended(returncode)
         except subprocess.TimeoutExpired:
-            problem = f"the tests did not finish within {time_limit} s and were stopped"
+            _stop_group(process)
+            problem = f"the tests did not finish within {time_limit:.0f} s and were stopped"
+        except Stopped:
+            _stop_group(process)
+            problem = "grading was stopped from outside (a platform's time limit?)"
+            raise Stopped(problem) from None
+        finally:
+            if process.poll() is None:
+                _stop_group(process)
     records = (
         [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
     )
@@ -140,32 +200,75 @@ def _results_of(exercise, records, problem, workspace) -> tuple[list[TestResult]
     return tests, problems
 
 
+def _upload_root(found: uploads.Found, submission: Path) -> Path:
+    """The folder of the upload that stands for the repository (for the tampering check)."""
+    for path in found.files.values():
+        if path.parent.name == "exercises":
+            return path.parent.parent
+    return submission
+
+
 def grade(
     submission: Path,
     *,
     pristine: Path | None = None,
     manifest_sha256: str | None = None,
     hidden_tests: Path | None = None,
-    time_limit: int = EXERCISE_TIME_LIMIT_SECONDS,
+    time_limit: float = EXERCISE_TIME_LIMIT_SECONDS,
+    time_budget: float | None = None,
     exercises: list[catalogue.Exercise] | None = None,
+    on_progress: Callable[[GradingResults], None] | None = None,
 ) -> GradingResults:
+    """Grade `submission` (a repository, or any upload holding exercise files).
+
+    Each exercise gets `time_limit` seconds, and no more than its share of
+    what is left of `time_budget`; `on_progress` sees the results after each
+    exercise (a report written then survives a later kill).
+    """
     started = time.perf_counter()
     exercises = list(exercises or catalogue.exercises())
-    graded = GradingResults()
+    graded = GradingResults(exercises=exercises)
+    submission = Path(submission)
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as temporary:
         workspace = Path(temporary)
-        graded.tampered = harness.build(
-            Path(submission),
-            workspace,
-            pristine=pristine,
-            manifest_sha256=manifest_sha256,
-            hidden_tests=hidden_tests,
-        )
-        for exercise in exercises:
-            records, problem = _run_worker(workspace, exercise, time_limit)
+        if pristine is None:  # a repository with its git history: the manifest's objects
+            graded.tampered = harness.build(
+                submission, workspace, manifest_sha256=manifest_sha256, hidden_tests=hidden_tests
+            )
+        else:
+            found = uploads.find(submission)
+            graded.notes = found.notes
+            staged = uploads.stage(found, workspace / "submission")
+            graded.tampered = harness.build(
+                staged, workspace, pristine=pristine, hidden_tests=hidden_tests,
+                compare_with=_upload_root(found, submission),
+            )  # fmt: skip
+        for index, exercise in enumerate(exercises):
+            limit = time_limit
+            if time_budget is not None:
+                left = time_budget - (time.perf_counter() - started)
+                limit = max(1.0, min(time_limit, left / (len(exercises) - index)))
+            try:
+                records, problem = _run_worker(workspace, exercise, limit)
+            except Stopped as stopped:
+                graded.problems.append(f"exercise {exercise.number}: {stopped}")
+                break
             tests, problems = _results_of(exercise, records, problem, workspace)
             graded.tests += tests
             graded.problems += problems
+            graded.scores = results.score(graded.tests, exercises)
+            graded.seconds = time.perf_counter() - started
+            if on_progress:
+                on_progress(graded)
     graded.scores = results.score(graded.tests, exercises)
     graded.seconds = time.perf_counter() - started
     return graded
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (a platform's time limit) stop the grading cleanly, reporting what is done."""
+
+    def stop(signum, frame):
+        raise Stopped("stopped by SIGTERM")
+
+    signal.signal(signal.SIGTERM, stop)

@@ -1,9 +1,10 @@
 """Every grading report is a rendering of one `GradingResults`.
 
-    summary.txt     for people: points per function, tampering, problems
+    summary.txt     for people: points per function, how files were found, tampering, problems
     report.json     every function and every test
-    results.json    Gradescope's format: one entry per exercise function
+    results.json    Gradescope's format: one test per exercise function, with its status
     junit.xml       one test case per test, for CI systems (junitparser)
+    the log         GitHub Classroom: one function's result and failures, in foldable groups
 
 Hidden tests count like the others; their messages never reach a report a
 student sees.
@@ -12,13 +13,17 @@ student sees.
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import tempfile
 from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Properties, Property, TestCase, TestSuite
 
 from savedmodel_kata import catalogue
+from savedmodel_kata.catalogue import END_TO_END
 from savedmodel_kata.grading.grader import GradingResults
-from savedmodel_kata.results import FunctionScore
+from savedmodel_kata.results import FunctionScore, State
 
 
 def points(value: float) -> str:
@@ -33,6 +38,11 @@ def function_output(function: FunctionScore) -> str:
     return text.strip()
 
 
+def function_label(function: FunctionScore) -> str:
+    name = "end-to-end" if function.function == END_TO_END else function.function
+    return f"Exercise {function.exercise.number}: {name}"
+
+
 def summary_text(graded: GradingResults) -> str:
     scores = graded.scores
     lines = [f"Score: {points(scores.earned)} / {points(scores.points)}", ""]
@@ -40,11 +50,13 @@ def summary_text(graded: GradingResults) -> str:
         label = f"exercise {function.exercise.number} {function.function}"
         earned = f"{points(function.earned)}/{points(function.points)}" if function.points else "-"
         lines.append(f"  {label:<42} {function.passed:>2}/{function.total:<2} tests  {earned:>7}")
+    if graded.notes:
+        lines += ["", "The submission:"] + [f"  {note}" for note in graded.notes]
     if graded.tampered:
         lines += [
             "",
-            "Tampering: these harness files differ from the pristine copy; "
-            "the pristine copy was used:",
+            "Tampering: these harness files differ from the pristine copy; the pristine copy "
+            "was used:",
         ]
         lines += [f"  {path}" for path in graded.tampered]
     if graded.problems:
@@ -53,21 +65,48 @@ def summary_text(graded: GradingResults) -> str:
 
 
 def gradescope_results(graded: GradingResults) -> dict:
-    tests = [
-        {
-            "name": f"Exercise {f.exercise.number}: {f.function}",
-            "score": f.earned,
-            "max_score": f.points,
-            "output": function_output(f) or f"all {f.total} tests pass",
-            "visibility": "visible",
-        }
-        for f in graded.scores.functions
-    ]
+    """Gradescope's results.json (its specs.md): a test per function, each with its status."""
+    tests = []
+    for index, f in enumerate(graded.scores.functions, start=1):
+        seconds = sum(
+            t.seconds
+            for t in graded.tests
+            if t.exercise == f.exercise.id and t.function == f.function
+        )
+        tests.append(
+            {
+                "name": function_label(f),
+                "number": f"{f.exercise.number}.{index}",
+                "score": f.earned,
+                "max_score": f.points,
+                # Explicit: without it a 0/0 entry, or a full score, reads as passed.
+                "status": "passed" if f.state == State.PASSING else "failed",
+                "output": function_output(f)
+                or (f"all {f.total} tests pass" if f.total else "not graded"),
+                "output_format": "text",
+                "tags": [f.exercise.id, f.function],
+                "visibility": "visible",
+                "extra_data": {
+                    "tests_passed": f.passed,
+                    "tests": f.total,
+                    "seconds": round(seconds, 2),
+                },
+            }
+        )
     return {
         "score": graded.scores.earned,
-        "tests": tests,
-        "output": summary_text(graded),
+        "execution_time": round(graded.seconds, 1),
+        # Fenced, so Gradescope's Markdown keeps the table's columns.
+        "output": f"```\n{summary_text(graded)}```\n",
+        "output_format": "md",
         "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "tampered": graded.tampered,
+            "problems": graded.problems,
+            "notes": graded.notes,
+        },
     }
 
 
@@ -92,6 +131,7 @@ def report_json(graded: GradingResults) -> dict:
         "tests": [{k: v for k, v in t.to_json().items() if k != "seconds"} for t in graded.tests],
         "tampered": graded.tampered,
         "problems": graded.problems,
+        "notes": graded.notes,
     }
 
 
@@ -119,7 +159,51 @@ def junit_xml(graded: GradingResults) -> bytes:
     return document.tostring()
 
 
-def write(graded: GradingResults, out: Path) -> dict[str, Path]:
+def github_log(function: FunctionScore) -> str:
+    """One function's result for a GitHub Actions log: the failures in foldable groups.
+
+    Student code controls these messages (exception text, reprs): workflow commands are
+    switched off around them, so no output can forge an annotation or a grade.
+    """
+    ok = function.state == State.PASSING
+    head = (
+        f"{function_label(function)}: {function.passed}/{function.total} tests pass, "
+        f"{points(function.earned)}/{points(function.points)} points by the kata's count"
+    )
+    if ok:
+        return head + "\n"
+    token = secrets.token_hex(16)
+    lines = [head + (" (GitHub Classroom gives a function's points when all its tests pass)")]
+    first = function.first_failure
+    if first is not None and not first.hidden:
+        headline = first.message.strip().splitlines()[0][:180] if first.message.strip() else ""
+        lines.append(f"::error title={function_label(function)}::{_escape(headline)}")
+    for failure in function.failures:
+        lines.append(f"::group::{failure.name}")
+        lines.append(f"::stop-commands::{token}")
+        lines.append(
+            "(a hidden test: its message is not shown)"
+            if failure.hidden
+            else failure.message.strip()
+        )
+        lines.append(f"::{token}::")
+        lines.append("::endgroup::")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    """A workflow command's message: GitHub's escaping of %, CR and LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write then rename: a reader (or a kill) never sees half a file."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)
+
+
+def write(graded: GradingResults, out: Path, gradescope: Path | None = None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "summary": out / "summary.txt",
@@ -127,8 +211,16 @@ def write(graded: GradingResults, out: Path) -> dict[str, Path]:
         "gradescope": out / "results.json",
         "junit": out / "junit.xml",
     }
-    paths["summary"].write_text(summary_text(graded))
-    paths["report"].write_text(json.dumps(report_json(graded), indent=2) + "\n")
-    paths["gradescope"].write_text(json.dumps(gradescope_results(graded), indent=2) + "\n")
-    paths["junit"].write_bytes(junit_xml(graded))
+    texts = {
+        "summary": summary_text(graded).encode(),
+        "report": (json.dumps(report_json(graded), indent=2) + "\n").encode(),
+        "gradescope": (json.dumps(gradescope_results(graded), indent=2) + "\n").encode(),
+        "junit": junit_xml(graded),
+    }
+    for name, path in paths.items():
+        _write_atomically(path, texts[name])
+    if gradescope is not None:
+        gradescope.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(gradescope, texts["gradescope"])
+        paths["gradescope"] = gradescope
     return paths

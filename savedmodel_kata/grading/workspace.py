@@ -108,11 +108,16 @@ def build(
     pristine: Path | None = None,
     manifest_sha256: str | None = None,
     hidden_tests: Path | None = None,
+    compare_with: Path | None = None,
 ) -> list[str]:
-    """Pristine harness + the student's exercise files (and nothing else) in `workspace`;
-    return tampering."""
+    """Pristine harness + the student's exercise files (and nothing else) in `workspace`.
+
+    Returns the harness files the student's copy changed (tampering): those of
+    `compare_with` (default: the submission) against the pristine folder, or
+    of the repository's working tree against the manifest's git objects.
+    """
     if pristine is not None:
-        tampered = _pristine_from_folder(pristine, submission, workspace)
+        tampered = _pristine_from_folder(pristine, compare_with or submission, workspace)
     else:
         tampered = _pristine_from_git(submission, workspace, manifest_sha256)
     (workspace / "exercises").mkdir(exist_ok=True)

@@ -3,7 +3,6 @@
     exercises/exNN_*.py                 the stubs, from solutions/ (stubs.py)
     grading-manifest.json               the pristine harness's git blob ids
     .github/workflows/classroom.yml     GitHub Classroom's workflow, pinning the manifest's digest
-    .github/classroom/autograding.json  the same for the older Classroom runner
 
 `expected(root)` renders them all in memory, each from the ones before it
 (the workflow pins the digest of the manifest as it should be, not as it
@@ -30,7 +29,6 @@ def expected(root: Path) -> dict[Path, str]:
     files[Path(MANIFEST_FILE)] = manifest_text = manifest(root)
     digest = hashlib.sha256(manifest_text.encode()).hexdigest()
     files[classroom.WORKFLOW] = classroom.render_workflow(digest)
-    files[classroom.AUTOGRADING] = classroom.render_autograding(digest)
     return files
 
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image; the zip's files are
+# in /autograder/source. The kata gets a virtual environment of its own (Gradescope's own
+# python3 stays untouched, and Ubuntu 24.04's PEP 668 is no obstacle), pinned to the versions
+# in requirements.txt, and the reference models are trained into the image once, so that a
+# submission is not slowed by training them.
+#
+# For a local rehearsal: AUTOGRADER_ROOT moves /autograder; KATA_SETUP_OFFLINE=1 makes the
+# environment see this machine's packages and installs nothing from the network.
+set -euo pipefail
+root="${AUTOGRADER_ROOT:-/autograder}"
+source_dir="$root/source"
+venv="$root/venv"
+
+if [ "${KATA_SETUP_OFFLINE:-}" = "1" ]; then
+    python3 -m venv --system-site-packages "$venv"
+    "$venv/bin/python" -m pip install --quiet --no-deps --no-index --no-build-isolation "$source_dir"
+else
+    if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            python3-venv python3-pip
+    fi
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -r "$source_dir/savedmodel_kata/grading/gradescope_autograder/requirements.txt"
+    "$venv/bin/python" -m pip install --quiet --no-deps "$source_dir"
+fi
+
+# Train the reference models into the image's cache (about a minute).
+KATA_CACHE_DIR="$root/cache" KATA_ROOT="$source_dir" "$venv/bin/python" -m savedmodel_kata dev warm-cache
+chmod -R a+rwX "$root/cache"
