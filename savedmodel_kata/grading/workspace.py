@@ -90,15 +90,21 @@ def _pristine_from_git(root: Path, workspace: Path, manifest_sha256: str | None)
     return sorted(tampered)
 
 
+def tampered(pristine: Path, upload: Path) -> list[str]:
+    """The harness files an upload holds that differ from the pristine copy's."""
+    return [
+        path
+        for path in harness_files(pristine)
+        if (upload / path).is_file()
+        and (upload / path).read_bytes() != (pristine / path).read_bytes()
+    ]
+
+
 def _pristine_from_folder(pristine: Path, submission: Path, workspace: Path) -> list[str]:
-    tampered = []
     for path in harness_files(pristine):
         (workspace / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(pristine / path, workspace / path)
-        mine = submission / path
-        if mine.is_file() and mine.read_bytes() != (pristine / path).read_bytes():
-            tampered.append(path)
-    return tampered
+    return tampered(pristine, submission)
 
 
 def build(

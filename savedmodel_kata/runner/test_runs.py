@@ -26,6 +26,7 @@ def run_tests(
     profile: str = "kata-grading",
     select: str | None = None,
     plugins: tuple = (),
+    recorder: ResultRecorder | None = None,
 ) -> ResultRecorder:
     """Run the tests of `exercises` against `target` (or each of `targets`), quietly.
 
@@ -33,7 +34,7 @@ def run_tests(
     """
     import pytest
 
-    recorder = ResultRecorder()
+    recorder = recorder or ResultRecorder()
     arguments = [str(root / t / e.file_name) for t in (targets or (target,)) for e in exercises]
     # pytest's unraisable-exception plugin runs gc.collect() five times at exit:
     # 0.8 s with TensorFlow's heap, on every rerun of `kata watch`.

@@ -1,0 +1,58 @@
+"""Grading a whole class: one gradebook, the same points as grading each alone, crashes contained,
+an interrupted run resumed."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from savedmodel_kata import catalogue
+from savedmodel_kata.grading import batch
+from savedmodel_kata.grading.grader import grade
+
+ROOT = Path(__file__).resolve().parents[2]
+EX1 = catalogue.by_number(1)
+CRASH = (
+    '    hidden = _conv_block("conv1", x, size=3, filters=8)',
+    "    import os\n    os._exit(3)",
+)
+
+
+def solution(exercise) -> str:
+    return (ROOT / "solutions" / exercise.file_name).read_text()
+
+
+def test_a_class_is_graded_like_each_student_alone_and_a_crash_costs_only_its_student(tmp_path):
+    folder = tmp_path / "class"
+    percent = solution(EX1).replace("    return float(value)", "    return 100 * float(value)")
+    uploads = {
+        "alice": {"exercises/" + EX1.file_name: solution(EX1)},
+        "bob": {"bob-kata-main/exercises/" + EX1.file_name: percent},
+        "crasher": {EX1.file_name: solution(EX1).replace(*CRASH)},
+        "nobody": {"notes.txt": "I did not do it"},
+    }  # fmt: skip
+    for student, files in uploads.items():
+        for relative, text in files.items():
+            (folder / student / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / student / relative).write_text(text)
+    out = tmp_path / "out"
+    students = batch.grade_class(folder, out, pristine=ROOT, workers=2, exercises=[EX1])
+    with (out / "gradebook.csv").open() as handle:
+        book = {row["student"]: row for row in csv.DictReader(handle)}
+    assert float(book["alice"]["total"]) == EX1.points
+    assert float(book["bob"]["total"]) == EX1.points - 2  # evaluate and the end-to-end test
+    assert float(book["crasher"]["total"]) == 0 and float(book["nobody"]["total"]) == 0
+    crasher = json.loads((out / "crasher" / "report.json").read_text())
+    assert any("died" in problem for problem in crasher["problems"])
+
+    alone = grade(folder / "bob", pristine=ROOT, exercises=[EX1])
+    in_class = json.loads((out / "bob" / "report.json").read_text())
+    assert [(f.function, f.earned) for f in alone.scores.functions] == [
+        (f["function"], f["score"]) for f in in_class["functions"]
+    ]
+
+    # Run again: nothing changed, nothing is graded again (the reports stay as they are).
+    before = {s.name: (out / s.name / "report.json").stat().st_mtime_ns for s in students}
+    batch.grade_class(folder, out, pristine=ROOT, workers=1, exercises=[EX1])
+    assert before == {s.name: (out / s.name / "report.json").stat().st_mtime_ns for s in students}
