@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
-    ACCURACY_MARGIN_VS_REFERENCE,
     ARCHITECTURE_TOLERANCE,
-    OWN_START_MIN_ACCURACY,
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
     SUBSET_EXAMPLES,
@@ -27,6 +25,8 @@ from savedmodel_kata.plugin.checks import (
     check_counts_correct,
     check_end_to_end,
     check_the_loaded_objects_own_signature,
+    check_trains_from_its_own_start,
+    check_trains_like_the_reference,
     describe_check,
     examples,
     initial_values_problem,
@@ -172,22 +172,12 @@ def test_create_model_computes_the_tutorials_function(kind, student, before_save
 
 @pytest.mark.function("create_model")
 def test_create_model_trains_like_the_reference(student_trained, reference_trained):
-    reached = student_trained().stats.test.accuracy
-    expected = reference_trained.stats.test.accuracy
-    assert abs(reached - expected) <= ACCURACY_MARGIN_VS_REFERENCE, (
-        f"trained from the reference's initial weights, your model reaches {100 * reached:.1f} % "
-        f"test accuracy; the reference reaches {100 * expected:.1f} %. Check the activations."
-    )
+    check_trains_like_the_reference(student_trained(), reference_trained)
 
 
 @pytest.mark.function("create_model")
 def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
-    reached = student_trained_own().stats.test.accuracy
-    assert reached >= OWN_START_MIN_ACCURACY, (
-        f"trained by the tutorial's loop from its own initial weights, your model reaches "
-        f"{100 * reached:.1f} % test accuracy (the tutorial's network: 84 to 94 %). Check the "
-        "initial values: glorot uniform kernels, zero biases."
-    )
+    check_trains_from_its_own_start(student_trained_own())
 
 
 # --- save --------------------------------------------------------------------
