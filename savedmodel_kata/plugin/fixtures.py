@@ -26,8 +26,12 @@ keeps each result for the module.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
 import itertools
+import shutil
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -152,16 +156,57 @@ def new_export_dir(tmp_path_factory):
     return lambda: tmp_path_factory.mktemp("export") / f"model-{next(_export_numbers)}"
 
 
-@pytest.fixture(scope="module")
-def reference_trained(kind, reference, mnist):
-    trained = kind.train(reference.create_model, mnist)
-    yield trained
-    kind.close(trained.model)
+class WarmReference(NamedTuple):
+    """The reference's trained model and what is derived from it, kept for the process."""
+
+    trained: object  # kinds.Trained
+    snapshot: dict
+    before_save: BeforeSave
+    export: object  # kinds.Export, in a folder of the process's own (pytest's go with each run)
+
+
+# (exercise id, the reference's source) -> WarmReference. `kata watch`, `kata status`, the
+# meta-tests and a class's grading run pytest many times in one process: the reference is
+# trained (or restored), exported and measured once, not once a run.
+_warm: dict[tuple[str, str], WarmReference] = {}
+
+
+def warm_reference(kind, exercise, reference, mnist) -> WarmReference:
+    source = Path(reference.__file__).read_bytes()
+    key = (exercise.id, hashlib.sha256(source).hexdigest())
+    if key not in _warm:
+        trained = kind.train(reference.create_model, mnist)
+        snapshot = kind.snapshot(trained.model)
+        model = trained.model
+        before = BeforeSave(
+            probabilities=kind.predict(model, mnist.test_images),
+            score=kind.score(model, mnist.test_images, mnist.test_labels),
+            weights=kind.weights(model),
+        )
+        folder = Path(tempfile.mkdtemp(prefix=f"kata-reference-{exercise.id}-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        copy = kind.copy(reference.create_model, snapshot)
+        try:
+            export = kind.export(reference.save, copy, folder / "model")
+        finally:
+            kind.close(copy)
+        _warm[key] = WarmReference(trained, snapshot, before, export)
+    return _warm[key]
 
 
 @pytest.fixture(scope="module")
-def trained_snapshot(kind, reference_trained):
-    return kind.snapshot(reference_trained.model)
+def warm(kind, exercise, reference, mnist) -> WarmReference:
+    return warm_reference(kind, exercise, reference, mnist)
+
+
+@pytest.fixture(scope="module")
+def reference_trained(warm):
+    return warm.trained
+
+
+@pytest.fixture(scope="module")
+def trained_snapshot(warm):
+    return warm.snapshot
 
 
 @pytest.fixture(scope="module")
@@ -178,18 +223,13 @@ def trained_copy(kind, reference, trained_snapshot):
 
 
 @pytest.fixture(scope="module")
-def before_save(kind, reference_trained, mnist) -> BeforeSave:
-    model = reference_trained.model
-    return BeforeSave(
-        probabilities=kind.predict(model, mnist.test_images),
-        score=kind.score(model, mnist.test_images, mnist.test_labels),
-        weights=kind.weights(model),
-    )
+def before_save(warm) -> BeforeSave:
+    return warm.before_save
 
 
 @pytest.fixture(scope="module")
-def reference_export(kind, reference, trained_copy, new_export_dir):
-    return kind.export(reference.save, trained_copy(), new_export_dir())
+def reference_export(warm):
+    return warm.export
 
 
 @pytest.fixture(scope="module")
@@ -206,21 +246,35 @@ def reference_loaded(kind, reference, reference_export):
         each.close()
 
 
+FRESH_PROCESS = pytest.StashKey[FreshProcess]()
+
+
+def pytest_collection_finish(session) -> None:
+    """Start the fresh process as soon as a test will want it: its TensorFlow import then
+    overlaps the run's first tests (on another core) instead of delaying the first reload."""
+    if any("fresh_process" in getattr(item, "fixturenames", ()) for item in session.items):
+        process = session.config.stash.setdefault(FRESH_PROCESS, FreshProcess())
+        process.start()
+
+
+def pytest_unconfigure(config) -> None:
+    process = config.stash.get(FRESH_PROCESS, None)
+    if process is not None:
+        process.remove()
+
+
 @pytest.fixture(scope="session")
-def fresh_process():
+def fresh_process(pytestconfig):
     """One fresh, isolated Python process for the run's reloads (see fresh_process.py)."""
-    process = FreshProcess()
-    yield process
-    process.remove()
+    return pytestconfig.stash.setdefault(FRESH_PROCESS, FreshProcess())
 
 
 @pytest.fixture(scope="module")
-def student_export(kind, student, trained_copy, new_export_dir, memo, fresh_process):
+def student_export(kind, student, trained_copy, new_export_dir, memo):
     """The student's export, moved away from where it was written (so nothing may point there)."""
 
     def export():
         written = kind.export(student.save, trained_copy(), new_export_dir())
-        fresh_process.start()  # there is an export to reload: start importing TensorFlow there
         return relocate(written, new_export_dir())
 
     return lambda: memo.remember("student_export", export)
