@@ -246,27 +246,26 @@ def reference_loaded(kind, reference, reference_export):
         each.close()
 
 
-FRESH_PROCESS = pytest.StashKey[FreshProcess]()
+@functools.cache
+def the_fresh_process() -> FreshProcess:
+    """One for the Python process: `kata watch` and the meta-tests run pytest many times, and
+    each new one would cost a TensorFlow import before its first reload."""
+    process = FreshProcess()
+    atexit.register(process.remove)
+    return process
 
 
 def pytest_collection_finish(session) -> None:
     """Start the fresh process as soon as a test will want it: its TensorFlow import then
     overlaps the run's first tests (on another core) instead of delaying the first reload."""
     if any("fresh_process" in getattr(item, "fixturenames", ()) for item in session.items):
-        process = session.config.stash.setdefault(FRESH_PROCESS, FreshProcess())
-        process.start()
-
-
-def pytest_unconfigure(config) -> None:
-    process = config.stash.get(FRESH_PROCESS, None)
-    if process is not None:
-        process.remove()
+        the_fresh_process().start()
 
 
 @pytest.fixture(scope="session")
-def fresh_process(pytestconfig):
-    """One fresh, isolated Python process for the run's reloads (see fresh_process.py)."""
-    return pytestconfig.stash.setdefault(FRESH_PROCESS, FreshProcess())
+def fresh_process() -> FreshProcess:
+    """The fresh, isolated Python process that reloads exports (see fresh_process.py)."""
+    return the_fresh_process()
 
 
 @pytest.fixture(scope="module")

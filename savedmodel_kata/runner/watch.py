@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import queue
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from rich.markup import escape
 
 from savedmodel_kata import catalogue
@@ -30,18 +32,54 @@ def add_parser(commands) -> None:
     )
 
 
-def check_once(root: Path, exercise: catalogue.Exercise) -> tuple[bool, str, float]:
-    """Run one exercise's tests up to the first failure: (all passed, lesson or summary,
-    seconds)."""
+class _FailingFunctionFirst:
+    """Orders the tests: those of the function that failed last time first, then the kata's
+    order; and notes when the first failure is known (that is when a student sees it)."""
+
+    def __init__(self, first: str | None):
+        self.first = first
+        self.first_failure_at: float | None = None
+
+    @pytest.hookimpl(trylast=True)  # after the plugin has recorded each test's function
+    def pytest_collection_modifyitems(self, items):
+        order = (*catalogue.EXERCISE_FUNCTIONS, catalogue.END_TO_END)
+
+        def rank(item):
+            function = dict(item.user_properties).get("function")
+            return (function != self.first, order.index(function) if function in order else 99)
+
+        items.sort(key=rank)
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and self.first_failure_at is None:
+            self.first_failure_at = time.perf_counter()
+
+
+@dataclass
+class Check:
+    passed: bool
+    text: str  # the first failure's lesson, or what passed
+    seconds: float  # until the first lesson was known (or until all passed)
+    failing: str | None = None  # the function that failed
+
+
+def check_once(root: Path, exercise: catalogue.Exercise, first: str | None = None) -> Check:
+    """Run one exercise's tests up to the first failure, `first`'s tests first."""
     started = time.perf_counter()
-    recorder = run_tests(root, [exercise], first_failure_only=True, profile="kata-watch")
-    seconds = time.perf_counter() - started
+    order = _FailingFunctionFirst(first)
+    recorder = run_tests(
+        root, [exercise], first_failure_only=True, profile="kata-watch", plugins=(order,)
+    )
+    seconds = (order.first_failure_at or time.perf_counter()) - started
     if recorder.errors:
-        return False, first_lines(recorder.errors[0], 12), seconds
+        return Check(False, first_lines(recorder.errors[0], 12), seconds)
     failed = [r for r in recorder.results if not r.passed]
     if failed:
-        return False, f"{failed[0].name}\n{first_lines(failed[0].message, 14)}", seconds
-    return True, f"all {len(recorder.results)} tests of exercise {exercise.number} pass", seconds
+        lesson = f"{failed[0].name}\n{first_lines(failed[0].message, 14)}"
+        return Check(False, lesson, seconds, failed[0].function)
+    return Check(
+        True, f"all {len(recorder.results)} tests of exercise {exercise.number} pass", seconds
+    )
 
 
 def run(args) -> int:
@@ -68,9 +106,12 @@ def run(args) -> int:
     observer = Observer()
     observer.schedule(OnSave(), str(root / "exercises"), recursive=False)
     observer.start()
+    failing = None
     try:
         while exercise is not None:
-            _report(exercise, *check_once(root, exercise))
+            check = check_once(root, exercise, failing)
+            failing = check.failing
+            _report(exercise, check)
             console.print(
                 f"[dim]Watching exercises/ (exercise {exercise.number}); save to rerun, "
                 "Ctrl-C to stop.[/dim]"
@@ -90,16 +131,16 @@ def run(args) -> int:
     return 0
 
 
-def _report(exercise: catalogue.Exercise, passed: bool, text: str, seconds: float) -> None:
-    console.rule(f"exercise {exercise.number}: {exercise.file_name}  ({seconds:.1f} s)")
-    if passed:
-        console.print(f"[green]{text}[/green]. On to the next one: `kata status` says which.")
+def _report(exercise: catalogue.Exercise, check: Check) -> None:
+    console.rule(f"exercise {exercise.number}: {exercise.file_name}  ({check.seconds:.1f} s)")
+    if check.passed:
+        console.print(f"[green]{check.text}[/green]. On to the next one: `kata status` says which.")
     else:
-        console.print(f"[red]First failure:[/red] {escape(text)}")
+        console.print(f"[red]First failure:[/red] {escape(check.text)}")
 
 
 def _first_unfinished(root: Path) -> catalogue.Exercise:
     for exercise in catalogue.exercises():
-        if not check_once(root, exercise)[0]:
+        if not check_once(root, exercise).passed:
             return exercise
     return catalogue.exercises()[-1]

@@ -76,17 +76,21 @@ def test_solution_stays_closed_until_the_exercise_passes(kata_copy, capsys):
     assert "def load_signature_tensors" in capsys.readouterr().out
 
 
-def test_watch_check_reports_the_first_failures_lesson(kata_copy):
+def test_watch_check_reports_the_first_failures_lesson_failing_function_first(kata_copy):
     source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
-    (kata_copy / "exercises" / EXERCISE.file_name).write_text(
-        source.replace("    return float(value)", "    return 100 * float(value)")
+    student = kata_copy / "exercises" / EXERCISE.file_name
+    student.write_text(source.replace("    return float(value)", "    return 100 * float(value)"))
+    check = check_once(kata_copy, EXERCISE)
+    assert not check.passed and check.failing == "evaluate"
+    assert (
+        check.text.startswith("test_evaluate_returns_a_fraction") and "drop the * 100" in check.text
     )
-    passed, text, _seconds = check_once(kata_copy, EXERCISE)
-    assert not passed
-    assert text.startswith("test_evaluate_returns_a_fraction") and "drop the * 100" in text
-    (kata_copy / "exercises" / EXERCISE.file_name).write_text(source)
-    passed, text, _ = check_once(kata_copy, EXERCISE)
-    assert passed and text.startswith("all ")
+    # Saved again, still wrong: evaluate's tests run first, so its lesson comes at once.
+    again = check_once(kata_copy, EXERCISE, first=check.failing)
+    assert again.failing == "evaluate" and again.seconds < check.seconds
+    student.write_text(source)
+    check = check_once(kata_copy, EXERCISE, first="evaluate")
+    assert check.passed and check.text.startswith("all ")
 
 
 def test_status_when_only_the_end_to_end_test_fails_names_it_and_a_real_hint():
