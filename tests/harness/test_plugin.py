@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -75,6 +76,7 @@ class _Collected:
         self.items = [(item.nodeid, dict(item.user_properties)) for item in session.items]
 
 
+@functools.cache
 def collect(*arguments: str) -> list[tuple[str, dict]]:
     collected = _Collected()
     with contextlib.redirect_stdout(io.StringIO()):
