@@ -254,14 +254,85 @@ def bench_full_training() -> None:
 
 
 def bench_tox() -> None:
-    """`tox -e solutions` on a fresh clone (what .ci/run runs), setup and tests."""
+    """`tox -e solutions` on a fresh clone (what .ci/run runs): setup, the tests but the
+    mutation gate, then the gate on its own."""
+    import re
+
     with tempfile.TemporaryDirectory(prefix="kata-bench-tox-") as folder:
         clone = Path(folder) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        gate = "tests/harness/test_mutation_gate.py"
+        finished = subprocess.run(
+            ["tox", "-e", "solutions", "--", "--deselect", gate],
+            cwd=clone, capture_output=True, text=True,
+        )  # fmt: skip
+        times = re.search(r"\(([\d.]+)=setup\[([\d.]+)\]", finished.stdout)
+        total, setup = (float(t) for t in times.groups()) if times else (float("nan"),) * 2
+        verdict = "passed" if finished.returncode == 0 else "FAILED"
+        row(
+            "`tox -e solutions` on a fresh clone, the mutation gate apart",
+            f"{total:.0f} s ({setup:.0f} s setup, {total - setup:.0f} s tests), {verdict}",
+        )
         started = time.perf_counter()
-        subprocess.run(["tox", "-e", "solutions"], cwd=clone, capture_output=True)
-        total = time.perf_counter() - started
-    row("`tox -e solutions` on a fresh clone", f"{total:.0f} s")
+        finished = subprocess.run(
+            [str(clone / ".tox" / "solutions" / "bin" / "pytest"), gate, "-q"],
+            cwd=clone, capture_output=True, text=True,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.maintainer import mutation_gate
+
+    cases = sum(len(mutation_gate.cases_of(ROOT, e)) for e in catalogue.exercises())
+    row(
+        "the mutation gate (in that clone)",
+        f"{seconds:.0f} s for {cases} planted cases: {seconds / cases:.2f} s a case"
+        + ("" if finished.returncode == 0 else ", FAILED"),
+    )
+
+
+def bench_profile() -> None:
+    """Where one exercise's `pytest solutions/exNN` spends its time: the process start and
+    TensorFlow's import, collection, fixtures' setup (training replay from the cache, exports,
+    the fresh process), the tests themselves by function, and the rest."""
+    import re
+
+    from savedmodel_kata import catalogue
+
+    print("\n| exercise | whole run | import tensorflow | fixtures (setup) | tests by function |")
+    print("|---|---|---|---|---|")
+    for exercise in catalogue.exercises():
+        command = pytest_command(f"solutions/{exercise.file_name}")
+        subprocess.run(command, cwd=ROOT, capture_output=True)  # the cache warm
+        baseline, _ = measure(IMPORT)
+        started = time.perf_counter()
+        finished = subprocess.run(
+            [*command, "--durations=0", "--durations-min=0"],
+            cwd=ROOT, capture_output=True, text=True,
+        )  # fmt: skip
+        whole = time.perf_counter() - started
+        phases: dict[str, float] = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
+        functions: dict[str, float] = {}
+        for seconds, phase, test in re.findall(
+            r"^([\d.]+)s (setup|call|teardown)\s+\S+::(\S+)", finished.stdout, re.M
+        ):
+            phases[phase] += float(seconds)
+            if phase == "call":
+                name = test.removeprefix("test_")
+                function = next(
+                    (
+                        f
+                        for f in (*catalogue.EXERCISE_FUNCTIONS, "end_to_end")
+                        if name.startswith(f)
+                    ),
+                    "other",
+                )
+                functions[function] = functions.get(function, 0.0) + float(seconds)
+        by_function = ", ".join(f"{f} {s:.1f}" for f, s in functions.items())
+        print(
+            f"| {exercise.id} | {whole:.1f} s | {baseline:.1f} s | {phases['setup']:.1f} s "
+            f"| {by_function} (s) |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -282,6 +353,8 @@ def main() -> None:
         bench_full_training()
         bench_tox()
     bench_exercises()
+    if not args.quick:
+        bench_profile()
 
 
 if __name__ == "__main__":

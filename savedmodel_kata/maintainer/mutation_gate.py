@@ -7,7 +7,8 @@ runs the exercise's tests against all of them in one pytest session per
 exercise (the reference's trained model, exports and caches are shared):
 
 * a mistake in function f runs f's tests, and must fail at least one, with
-  a report that contains its lesson and fits a screen; a test of another
+  a report that contains its lesson and fits a screen (its remaining tests
+  are skipped once one has: they could only cost time); a test of another
   function never calls f (the plugin enforces it), so the mistake costs f's
   points and no other function's (the end-to-end test, which chains all
   four, may fail too);
@@ -134,22 +135,40 @@ def cases_of(root: Path, exercise: catalogue.Exercise) -> list[Mistake | Alterna
     return [*getattr(module, "MISTAKES", ()), *getattr(module, "ALTERNATIVES", ())]
 
 
-class _OnlyTheCaseFunction:
-    """Deselects, for a mistake's target, every test but those of the function it is planted in."""
+class _OnlyWhatTheCaseNeeds:
+    """Runs, for a mistake's target, only the tests of the function it is planted in, and
+    only until one of them fails with the mistake's lesson: the case holds from then on
+    (unless that report is too long), so the rest of its tests would only cost time."""
 
-    def __init__(self, functions: dict[str, str | None]):
-        self.functions = functions  # target -> the mistake's function (None: run everything)
+    def __init__(self, cases: dict[str, Mistake | Alternative]):
+        self.cases = cases  # target -> its case
+        self.settled: set[str] = set()
+
+    def _case(self, item_or_report) -> Mistake | Alternative | None:
+        return self.cases.get(dict(item_or_report.user_properties).get("target"))
 
     @pytest.hookimpl(trylast=True)  # after the plugin has recorded each test's target
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
         for item in items:
-            properties = dict(item.user_properties)
-            wanted = self.functions.get(properties.get("target"))
-            (drop if wanted and properties.get("function") != wanted else keep).append(item)
+            case = self._case(item)
+            own = dict(item.user_properties).get("function")
+            wanted = isinstance(case, Mistake) and own != case.function
+            (drop if wanted else keep).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+    @pytest.hookimpl(tryfirst=True)  # before any fixture is set up (skipped: not recorded)
+    def pytest_runtest_setup(self, item):
+        if dict(item.user_properties).get("target") in self.settled:
+            pytest.skip("the case holds already")
+
+    def pytest_runtest_logreport(self, report):
+        case = self._case(report)
+        if isinstance(case, Mistake) and report.failed and case.lesson in report.longreprtext:
+            if len(report.longreprtext.splitlines()) + WHERE_TO_LOOK_LINES <= MAX_REPORT_LINES:
+                self.settled.add(dict(report.user_properties)["target"])
 
 
 def run(
@@ -187,9 +206,7 @@ def run(
                 planted[target] = verdict
             if not planted:
                 continue
-            selector = _OnlyTheCaseFunction(
-                {t: v.case.function if v.is_mistake else None for t, v in planted.items()}
-            )
+            selector = _OnlyWhatTheCaseNeeds({t: v.case for t, v in planted.items()})
             recorder = run_tests(scratch, [exercise], targets=tuple(planted), plugins=(selector,))
             for result in recorder.results:
                 planted[result.target].results.append(result)

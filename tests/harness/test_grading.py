@@ -127,27 +127,31 @@ def test_hidden_tests_count_and_keep_their_messages_hidden(tmp_path):
         "    loaded = reference_loaded(kind.evaluate_key)\n"
         "    images, labels = mnist.test_images[:10], mnist.test_labels[:10]\n"
         "    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)\n"
-        '    assert abs(accuracy * 10 - round(accuracy * 10)) < 1e-4, "SECRET expectation"\n'
+        '    assert abs(accuracy * 10 - round(accuracy * 10)) < 1e-4, "never shown"\n'
+        "\n\n"
+        '@pytest.mark.function("evaluate")\n'
+        "def test_evaluate_an_expectation_no_reference_meets(student):\n"
+        '    assert False, "SECRET expectation"\n'
     )
     solved_file = {EX1.file_name: solution(EX1)}
-    solved = grade(make_submission(tmp_path / "solved", solved_file), hidden_tests=hidden)
-    hidden_results = [t for t in solved.tests if t.hidden]
-    assert [t.name for t in hidden_results] == ["test_evaluate_on_ten_digits"]
-    assert hidden_results[0].passed and hidden_results[0].function == "evaluate"
-    assert solved.scores.earned == EX1.points
-    percent = solution(EX1).replace(
-        "    return float(value)", "    return 100 * float(value) + 0.05"
-    )
-    failing = grade(
-        make_submission(tmp_path / "failing", {EX1.file_name: percent}), hidden_tests=hidden
-    )
-    assert not next(t for t in failing.tests if t.hidden).passed
+    graded = grade(make_submission(tmp_path / "solved", solved_file), hidden_tests=hidden)
+    hidden_results = {t.name: t for t in graded.tests if t.hidden}
+    assert set(hidden_results) == {
+        "test_evaluate_on_ten_digits",
+        "test_evaluate_an_expectation_no_reference_meets",
+    }
+    assert hidden_results["test_evaluate_on_ten_digits"].passed
+    assert all(t.function == "evaluate" for t in hidden_results.values())
+    # The failing hidden test costs evaluate() its share; every other function keeps its points.
+    evaluate = next(f for f in graded.scores.functions if f.function == "evaluate")
+    assert 0 < evaluate.earned < evaluate.points
+    assert graded.scores.earned == EX1.points - (evaluate.points - evaluate.earned)
     for rendering in (
-        reports.gradescope_results(failing),
-        reports.report_json(failing)["functions"],
+        reports.gradescope_results(graded),
+        reports.report_json(graded)["functions"],
     ):
         assert "SECRET" not in json.dumps(rendering)
-    assert b"SECRET" not in reports.junit_xml(failing)
+    assert b"SECRET" not in reports.junit_xml(graded)
 
 
 # --- the pristine harness from git -------------------------------------------------

@@ -29,6 +29,7 @@ from savedmodel_kata.maintainer import generated
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = ROOT.parent / "shared" / "platforms"
 EX1, EX2, EX3, EX4 = (catalogue.by_number(n) for n in (1, 2, 3, 4))
+ALL_POINTS = sum(exercise.points for exercise in catalogue.exercises())
 ONE_WRONG = ("    return float(value)", "    return 100 * float(value)")  # ex01 evaluate only
 
 
@@ -126,7 +127,7 @@ def test_classroom_gives_each_function_its_points_through_the_real_actions(
     run = run_classroom(workspace, tmp_path / "out")
     total, maximum = recorded_points(tmp_path / "out")
     expected = EX1.points - points(EX1, "evaluate", "end_to_end") + EX2.points
-    assert (total, maximum) == (expected, 40), run["stdout"][-3000:]
+    assert (total, maximum) == (expected, ALL_POINTS), run["stdout"][-3000:]
     log = (tmp_path / "out" / "stdout-ex01evaluate.log").read_text()
     assert "this looks like a percentage, drop the * 100" in log, "the failure is not in the log"
     assert "::stop-commands::" in log  # student-made text cannot issue workflow commands
