@@ -165,10 +165,10 @@ class _OnlyWhatTheCaseNeeds:
             pytest.skip("the case holds already")
 
     def pytest_runtest_logreport(self, report):
-        case = self._case(report)
-        if isinstance(case, Mistake) and report.failed and case.lesson in report.longreprtext:
-            if len(report.longreprtext.splitlines()) + WHERE_TO_LOOK_LINES <= MAX_REPORT_LINES:
-                self.settled.add(dict(report.user_properties)["target"])
+        case, text = self._case(report), report.longreprtext
+        fits = len(text.splitlines()) + WHERE_TO_LOOK_LINES <= MAX_REPORT_LINES
+        if isinstance(case, Mistake) and report.failed and case.lesson in text and fits:
+            self.settled.add(dict(report.user_properties)["target"])
 
 
 def run(
