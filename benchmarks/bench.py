@@ -128,10 +128,11 @@ def bench_grading() -> None:
 def bench_watch() -> None:
     """`kata watch`: from a save to the first lesson on screen, in the watching process.
 
-    The student works on evaluate (a percentage returned): the save before failed there, so
-    evaluate's tests run first. Also, the time for all the exercise's tests to pass.
+    The student works on evaluate (the exercise's first planted mistake in evaluate): the save
+    before failed there, so evaluate's tests run first. Also, the time for all tests to pass.
     """
     from savedmodel_kata import catalogue
+    from savedmodel_kata.maintainer import mutation_gate
     from savedmodel_kata.runner.watch import check_once
 
     workspace = Path(tempfile.mkdtemp(prefix="kata-bench-watch-"))
@@ -148,9 +149,12 @@ def bench_watch() -> None:
             passing = statistics.median(
                 check_once(workspace, exercise).seconds for _ in range(REPEATS)
             )
-            wrong = source.replace("float(outputs[", "100 * float(outputs[").replace(
-                "return float(value)", "return 100 * float(value)"
+            mistake = next(
+                c
+                for c in mutation_gate.cases_of(ROOT, exercise)
+                if isinstance(c, mutation_gate.Mistake) and c.function == "evaluate"
             )
+            wrong = source.replace(mistake.original, mistake.planted)
             student.write_text(wrong)
             failing = check_once(workspace, exercise).failing
             lessons = [check_once(workspace, exercise, failing).seconds for _ in range(REPEATS)]

@@ -129,6 +129,11 @@ KNOWN_MISTAKES = (
         "(np.eye(10, dtype=np.float32), or .astype(np.float32)).",
     ),
     (
+        r"expected to be a uint8 tensor but is a (float|double) tensor",
+        "That input takes what a client sends, raw uint8 pixels 0 to 255: pass the images as "
+        "they are (tf.constant(images, tf.uint8)); the signature scales them itself.",
+    ),
+    (
         r"expected to be a (\w+) tensor but is a (\w+) tensor",
         "A signature takes exactly the dtypes of its input TensorSpecs (see its 'inputs'): "
         "convert each argument to its dtype first (tf.constant(value, spec.dtype)).",

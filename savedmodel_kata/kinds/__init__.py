@@ -19,6 +19,7 @@ KINDS = {
     "bridge": "savedmodel_kata.kinds.graph:BridgeKind",
     "module": "savedmodel_kata.kinds.module:ModuleKind",
     "keras": "savedmodel_kata.kinds.keras:KerasKind",
+    "serving": "savedmodel_kata.kinds.serving:ServingKind",
 }
 
 _instances: dict = {}

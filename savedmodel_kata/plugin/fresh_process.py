@@ -62,7 +62,10 @@ for line in sys.stdin:
         feeds = {key: np.load(path) for key, path in request["feeds"].items()}
         load = {"tf1": tf1, "tf2": tf2}[request["api"]]
         values = load(request["export"], request["signature"], feeds, request["fetch"])
-        np.savez(request["out"], **{key: np.asarray(value) for key, value in values.items()})
+        values = {key: np.asarray(value) for key, value in values.items()}
+        # Strings come back as object arrays, which only a pickle holds: bytes hold them too.
+        values = {k: v.astype(bytes) if v.dtype == object else v for k, v in values.items()}
+        np.savez(request["out"], **values)
         reply = {"ok": True}
     except Exception as error:
         lines = str(error).strip().splitlines() or [""]

@@ -1,6 +1,6 @@
 """The README's recipe for adding an exercise of an existing kind, followed in a scratch copy.
 
-A fifth exercise (kind `module`, a copy of exercise 2 under a new name) is
+One more exercise (kind `module`, a copy of exercise 2 under a new name) is
 added by touching exactly what the recipe lists: a catalogue entry, its
 solution and its test file; `kata dev update`'s generator writes the stub
 and the platform files. The reference must then pass every test and the
@@ -20,18 +20,22 @@ from savedmodel_kata.results import Failure
 from savedmodel_kata.runner.test_runs import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
-NEW_MODULE = "ex05_module_copy"
+# The exercise the recipe adds: the one after the catalogue's last.
+NEW_NUMBER = len(catalogue.exercises()) + 1
+NEW_ID = f"ex{NEW_NUMBER:02d}"
+NEW_MODULE = f"{NEW_ID}_module_copy"
 
 
 @pytest.fixture
-def kata_with_a_fifth_exercise(tmp_path, monkeypatch):
+def kata_with_one_more_exercise(tmp_path, monkeypatch):
     original = catalogue.by_number(2)
     entry = (ROOT / "savedmodel_kata" / "catalogue.toml").read_text()
     two = entry[entry.index("number = 2") : entry.index("[[exercise]]", entry.index("number = 2"))]
-    fifth = two.replace("number = 2", "number = 5").replace('id = "ex02"', 'id = "ex05"')
-    fifth = fifth.replace(f'module = "{original.module}"', f'module = "{NEW_MODULE}"')
+    added = two.replace("number = 2", f"number = {NEW_NUMBER}")
+    added = added.replace('id = "ex02"', f'id = "{NEW_ID}"')
+    added = added.replace(f'module = "{original.module}"', f'module = "{NEW_MODULE}"')
     catalogue_file = tmp_path / "catalogue.toml"
-    catalogue_file.write_text(entry + "\n[[exercise]]\n" + fifth)  # 1. the catalogue entry
+    catalogue_file.write_text(entry + "\n[[exercise]]\n" + added)  # 1. the catalogue entry
     monkeypatch.setattr(catalogue, "CATALOGUE_FILE", catalogue_file)
     catalogue.exercises.cache_clear()
 
@@ -55,11 +59,11 @@ def kata_with_a_fifth_exercise(tmp_path, monkeypatch):
     catalogue.exercises.cache_clear()
 
 
-def test_the_recipe_adds_a_working_exercise(kata_with_a_fifth_exercise):
-    root = kata_with_a_fifth_exercise
+def test_the_recipe_adds_a_working_exercise(kata_with_one_more_exercise):
+    root = kata_with_one_more_exercise
     written = {str(path) for path in generated.update(root)}  # 4. kata dev update
     assert f"exercises/{NEW_MODULE}.py" in written
-    new = catalogue.by_number(5)
+    new = catalogue.by_number(NEW_NUMBER)
     assert new.module == NEW_MODULE and new.kind == "module"
 
     reference = run_tests(root, [new], target="solutions")
@@ -71,6 +75,7 @@ def test_the_recipe_adds_a_working_exercise(kata_with_a_fifth_exercise):
     assert not stub.errors, "\n".join(stub.errors)
     assert len(stub.results) == len(reference.results)
     assert all(r.failure == Failure.NOT_IMPLEMENTED for r in stub.results)
+    pointer = f"kata hint {NEW_NUMBER}"
     assert all(
-        f"kata hint 5 {r.function}" in r.message for r in stub.results if r.function != "end_to_end"
+        f"{pointer} {r.function}" in r.message for r in stub.results if r.function != "end_to_end"
     )

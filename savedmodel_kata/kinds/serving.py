@@ -1,0 +1,173 @@
+"""Serving (exercise 5): exercise 2's trained classifier wrapped for clients, in version folders.
+
+`create_model(classifier, labels_file)` wraps a trained classifier in a
+module whose signatures take what clients send (uint8 pixels, PNG bytes) and
+answer with a digit, probabilities and a label read from an asset. The
+classifier is exercise 2's reference (`solutions/ex02_tf_function.py`),
+trained by the module kind: the same loop and the same cache entry as
+exercise 2's, so this kind never trains anything of its own. The labels are
+the digits' English names, written once per process into a file of its own.
+
+`save(model, base_dir)` writes `base_dir/N` and returns it: an `Export`'s
+directory is that version folder. `load_signature_tensors(base_dir, key)`
+takes the base folder, so `load` gives it one that serves the version
+folder it is handed (its parent when that folder is the highest integer
+version there, else a private base holding a link named '1'). The loaded
+signatures take uint8 [N, 28, 28] pixels: the kind turns the harness's
+float images (exactly k/255) into those before predicting or evaluating.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from savedmodel_kata.kinds.base import SEED, Export, Kind, Loaded, Trained
+from savedmodel_kata.kinds.module import ModuleKind
+from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+# The exercise whose reference classifier is served.
+CLASSIFIER_EXERCISE = 2
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def client_pixels(images) -> np.ndarray:
+    """What a client sends: uint8 [N, 28, 28], 0 to 255. Float [N, 28, 28, 1] images in [0, 1]
+    (the harness's digits, exactly k/255) are converted; uint8 pixels are kept as they are."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if images.ndim == 4:
+        images = images[..., 0]
+    return np.round(images * 255).astype(np.uint8)
+
+
+@functools.cache
+def _scratch() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="kata-serving-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def write_labels(folder: Path, labels=DIGIT_NAMES, name: str = "labels.txt") -> Path:
+    """A labels file as create_model takes it: one label a line, line d naming digit d."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return path
+
+
+_bases = itertools.count()
+
+
+def serving_base(directory: Path) -> Path:
+    """A model base folder whose highest version is `directory` (a version folder)."""
+    directory = Path(directory)
+    parent = directory.parent
+    if directory.name.isdigit() and directory.is_dir():
+        versions = [int(p.name) for p in parent.iterdir() if p.name.isdigit() and p.is_dir()]
+        if max(versions, default=0) == int(directory.name):
+            return parent
+    base = _scratch() / f"base-{next(_bases)}"
+    base.mkdir()
+    (base / "1").symlink_to(directory.resolve(), target_is_directory=True)
+    return base
+
+
+class ServingKind(Kind):
+    name = "serving"
+    serving_key = "serving_default"
+    evaluate_key = "serving_default"  # evaluate counts the 'digit' answers of serving_default
+    loaded_contract = (
+        "a dict with 'inputs' and 'outputs' (names to tf.TensorSpec), the signature's "
+        "'function', the 'loaded' object and the 'version' (an int)"
+    )
+
+    def __init__(self):
+        from savedmodel_kata import kinds
+
+        self.classifiers: ModuleKind = kinds.named("module")
+
+    # --- the classifier: exercise 2's reference, trained and copied by the module kind
+
+    @functools.cached_property
+    def create_classifier(self):
+        from savedmodel_kata import catalogue
+        from savedmodel_kata.code_under_test import find_root, import_exercise
+
+        exercise = catalogue.by_number(CLASSIFIER_EXERCISE)
+        return import_exercise(find_root(), "solutions", exercise).create_model
+
+    def labels_file(self) -> Path:
+        path = _scratch() / "digit-names" / "labels.txt"
+        return path if path.is_file() else write_labels(path.parent)
+
+    def classifier(self, snapshot: dict | None = None, *, seed: int = SEED):
+        """A new classifier: seeded, or holding `snapshot` (the trained one's values)."""
+        model = self.classifiers.new_model(self.create_classifier, seed=seed)
+        if snapshot is not None:
+            self.classifiers.restore(model, snapshot)
+        return model
+
+    def wrap(self, create_model, snapshot: dict | None = None, labels_file: Path | None = None):
+        """`create_model(classifier, labels_file)`, around a copy of the classifier in
+        `snapshot` (or a seeded, untrained one)."""
+        return create_model(self.classifier(snapshot), str(labels_file or self.labels_file()))
+
+    # --- the Kind protocol -------------------------------------------------------------
+
+    def new_model(self, create_model, *, seed=SEED, for_training=True):
+        return create_model(self.classifier(seed=seed), str(self.labels_file()))
+
+    def copy(self, create_model, snapshot):
+        return self.wrap(create_model, snapshot)
+
+    def train(self, create_model, data, *, start_from=None, **options) -> Trained:
+        """Exercise 2's classifier trained as the module kind trains it (and cached with it),
+        then wrapped by `create_model`."""
+        trained = self.classifiers.train(
+            self.create_classifier, data, start_from=start_from, **options
+        )
+        return Trained(create_model(trained.model, str(self.labels_file())), trained.stats)
+
+    def weights(self, model):
+        return self.classifiers.weights(model)
+
+    def assign(self, model, weights) -> None:
+        self.classifiers.assign(model, weights)
+
+    def snapshot(self, model):
+        return self.classifiers.snapshot(model)
+
+    def restore(self, model, snapshot) -> None:
+        self.classifiers.restore(model, snapshot)
+
+    def _predict_batch(self, model, images):
+        tf = import_tensorflow()
+        return model.classify_pixels(tf.constant(client_pixels(images)))["probabilities"].numpy()
+
+    # --- the exercise's functions ------------------------------------------------------
+
+    def export(self, save, model, directory: Path) -> Export:
+        written = save(model, str(directory))
+        return Export(Path(written) if isinstance(written, (str, os.PathLike)) else directory)
+
+    def load(self, load_signature_tensors, directory: Path, key: str) -> Loaded:
+        return Loaded(load_signature_tensors(str(serving_base(directory)), key))
+
+    def predict_loaded(self, loaded: Loaded, images):
+        tf = import_tensorflow()
+        (name,) = loaded.value["inputs"]
+        outputs = loaded.value["function"](**{name: tf.constant(client_pixels(images))})
+        return outputs["probabilities"].numpy()
+
+    def evaluate(self, evaluate, loaded: Loaded, images, labels):
+        return evaluate(loaded.value, client_pixels(images), labels)
