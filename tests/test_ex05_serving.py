@@ -366,16 +366,11 @@ def export_students_module(kind, student, reference, trained_snapshot, factory) 
 
 
 @pytest.fixture(scope="module")
-def students_module_export(
-    kind, student, reference, trained_snapshot, tmp_path_factory, memo, saved_model_cli_runs
-):
-    """For the in-process tests of create_model (the labels file already deleted). Once it is
-    made, saved_model_cli starts on a moved export of its own, to be read by later tests."""
+def students_module_export(kind, student, reference, trained_snapshot, tmp_path_factory, memo):
+    """For the in-process tests of create_model (the labels file already deleted)."""
 
     def export():
-        made = export_students_module(kind, student, reference, trained_snapshot, tmp_path_factory)
-        saved_model_cli_runs.start()
-        return made
+        return export_students_module(kind, student, reference, trained_snapshot, tmp_path_factory)
 
     return lambda: memo.remember("students_module_export", export)
 
@@ -403,8 +398,8 @@ def moved_module_export(kind, student, reference, trained_snapshot, tmp_path_fac
 @pytest.fixture(scope="module")
 def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory, memo):
     """`saved_model_cli show --all` and `run` (serving_default, 20 digits) on the moved export,
-    started together (by `.start()`, as soon as the student's module exports) and awaited
-    together by the first test that reads them: they run while other tests do."""
+    started together by the first test that reads them (each is a TensorFlow import: started
+    earlier, they would cost every run whose create_model fails before these tests)."""
 
     def launch():
         export_dir = moved_module_export()["export_dir"]
@@ -446,12 +441,7 @@ def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory, memo):
     def runs():
         return memo.remember("saved_model_cli_runs", run_both)
 
-    runs.start = lambda: memo.remember("saved_model_cli_started", launch)
-    yield runs
-    for process in memo.get("saved_model_cli_started", {}).values():
-        if process.poll() is None:  # started, never read: a failing test came first
-            process.kill()
-            process.communicate()
+    return runs
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ exercise (the reference's trained model, exports and caches are shared):
   function never calls f (the plugin enforces it), so the mistake costs f's
   points and no other function's (the end-to-end test, which chains all
   four, may fail too);
-* an alternative runs every test of its exercise, and must pass them all.
+* an alternative runs the tests of every function its change can reach
+  (through the module's names: `affected_functions`) and the end-to-end
+  test, and must pass them all.
 
 `kata dev mutations` prints the table; tests/harness/test_mutation_gate.py
 fails on any case that does not hold.
@@ -135,13 +137,62 @@ def cases_of(root: Path, exercise: catalogue.Exercise) -> list[Mistake | Alterna
     return [*getattr(module, "MISTAKES", ()), *getattr(module, "ALTERNATIVES", ())]
 
 
-class _OnlyWhatTheCaseNeeds:
-    """Runs, for a mistake's target, only the tests of the function it is planted in, and
-    only until one of them fails with the mistake's lesson: the case holds from then on
-    (unless that report is too long), so the rest of its tests would only cost time."""
+def affected_functions(source: str, mutant: str) -> set[str]:
+    """The exercise functions whose behaviour the change from `source` to `mutant` can reach:
+    those that refer, directly or through other top-level names of the module, to a top-level
+    statement that changed. A changed statement that binds no name reaches all four."""
+    import ast
 
-    def __init__(self, cases: dict[str, Mistake | Alternative]):
+    def top_level(text: str) -> dict[str, str]:
+        statements = {}
+        for index, node in enumerate(ast.parse(text).body):
+            names = _bound_names(node) or {f"<statement {index}>"}
+            for name in names:
+                statements[name] = statements.get(name, "") + ast.dump(node)
+        return statements
+
+    before, after = top_level(source), top_level(mutant)
+    changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+    if any(name.startswith("<statement") for name in changed):
+        return set(catalogue.EXERCISE_FUNCTIONS)
+    uses: dict[str, set[str]] = {}  # top-level name -> the names its statement refers to
+    for node in ast.parse(mutant).body:
+        referred = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        referred |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        for name in _bound_names(node):
+            uses.setdefault(name, set()).update(referred)
+    reaches = set(changed)
+    while True:
+        more = {name for name, used in uses.items() if used & reaches} - reaches
+        if not more:
+            break
+        reaches |= more
+    return {f for f in catalogue.EXERCISE_FUNCTIONS if f in reaches}
+
+
+def _bound_names(node) -> set[str]:
+    import ast
+
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return {"<docstring>"}
+    return set()
+
+
+class _OnlyWhatTheCaseNeeds:
+    """Runs, for a case's target, only the tests of the function it is planted in (and for an
+    alternative the end-to-end test, which calls all four), and for a mistake only until one
+    of them fails with its lesson: the case holds from then on, the rest would cost time."""
+
+    def __init__(self, cases: dict[str, Mistake | Alternative], reached: dict[str, set[str]]):
         self.cases = cases  # target -> its case
+        self.reached = reached  # target -> the functions its change can reach
         self.settled: set[str] = set()
 
     def _case(self, item_or_report) -> Mistake | Alternative | None:
@@ -151,10 +202,19 @@ class _OnlyWhatTheCaseNeeds:
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
         for item in items:
-            case = self._case(item)
-            own = dict(item.user_properties).get("function")
-            wanted = isinstance(case, Mistake) and own != case.function
-            (drop if wanted else keep).append(item)
+            properties = dict(item.user_properties)
+            case = self.cases.get(properties.get("target"))
+            if case is None:
+                keep.append(item)
+                continue
+            # A test of one function calls no other function of the code under test (the
+            # plugin enforces it): a function the change cannot reach passes or fails as on
+            # the reference, so its tests would only cost time.
+            if isinstance(case, Mistake):
+                needed = {case.function}
+            else:
+                needed = {*self.reached[properties["target"]], catalogue.END_TO_END}
+            (keep if properties.get("function") in needed else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -206,7 +266,11 @@ def run(
                 planted[target] = verdict
             if not planted:
                 continue
-            selector = _OnlyWhatTheCaseNeeds({t: v.case for t, v in planted.items()})
+            reached = {
+                t: affected_functions(source, source.replace(v.case.original, v.case.planted))
+                for t, v in planted.items()
+            }
+            selector = _OnlyWhatTheCaseNeeds({t: v.case for t, v in planted.items()}, reached)
             recorder = run_tests(scratch, [exercise], targets=tuple(planted), plugins=(selector,))
             for result in recorder.results:
                 planted[result.target].results.append(result)

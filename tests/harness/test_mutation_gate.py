@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue
+from savedmodel_kata.catalogue import EXERCISE_FUNCTIONS
 from savedmodel_kata.maintainer import mutation_gate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,3 +38,47 @@ def test_the_suite_catches_every_mistake_and_accepts_every_alternative(exercise)
     verdicts = mutation_gate.run(ROOT, [exercise])
     failing = [v for v in verdicts if not v.holds]
     assert not failing, "\n\n".join(v.explain() for v in failing)
+
+
+MODULE = '''"""A lesson."""
+import numpy as np
+
+SCALE = 255.0
+
+
+def _helper(x):
+    return x / SCALE
+
+
+def create_model():
+    return 1
+
+
+def save(model, path):
+    return _helper(model)
+
+
+def load_signature_tensors(path):
+    return np.zeros(1)
+
+
+def evaluate(signature, images, labels):
+    return 0.0
+'''
+
+
+@pytest.mark.parametrize(
+    ("original", "planted", "reached"),
+    [
+        ("    return 1\n", "    return 2\n", {"create_model"}),
+        ("return x / SCALE", "return x * (1 / SCALE)", {"save"}),  # through a helper
+        ("SCALE = 255.0", "SCALE = 256.0", {"save"}),  # through a constant and a helper
+        ("import numpy as np", "import numpy as np  # same", set()),  # a comment: no change
+        ("import numpy as np", "import numpy.random as np", {"load_signature_tensors"}),
+        ('"""A lesson."""', '"""A lesson."""\nprint("side effect")', set(EXERCISE_FUNCTIONS)),
+    ],
+)
+def test_an_alternative_runs_the_tests_of_every_function_its_change_reaches(
+    original, planted, reached
+):
+    assert mutation_gate.affected_functions(MODULE, MODULE.replace(original, planted)) == reached
