@@ -8,7 +8,8 @@ exercise (the reference's trained model, exports and caches are shared):
 
 * a mistake in function f runs f's tests, and must fail at least one, with
   a report that contains its lesson and fits a screen (its remaining tests
-  are skipped once one has: they could only cost time); a test of another
+  are skipped once one has, so only the reports up to that one are measured
+  against the screen); a test of another
   function never calls f (the plugin enforces it), so the mistake costs f's
   points and no other function's (the end-to-end test, which chains all
   four, may fail too);
@@ -22,6 +23,7 @@ fails on any case that does not hold.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import shutil
@@ -137,21 +139,32 @@ def cases_of(root: Path, exercise: catalogue.Exercise) -> list[Mistake | Alterna
     return [*getattr(module, "MISTAKES", ()), *getattr(module, "ALTERNATIVES", ())]
 
 
+_SIMPLE_STATEMENTS = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
+    ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr,
+)  # fmt: skip
+
+
 def affected_functions(source: str, mutant: str) -> set[str]:
     """The exercise functions whose behaviour the change from `source` to `mutant` can reach:
     those that refer, directly or through other top-level names of the module, to a top-level
-    statement that changed. A changed statement that binds no name reaches all four."""
-    import ast
+    statement that changed. A changed statement that binds no name, a changed compound
+    statement (if, try, ...) and a mutant that does not parse reach all four."""
 
     def top_level(text: str) -> dict[str, str]:
         statements = {}
         for index, node in enumerate(ast.parse(text).body):
-            names = _bound_names(node) or {f"<statement {index}>"}
+            names = _bound_names(node)
+            if not names or not isinstance(node, _SIMPLE_STATEMENTS):
+                names = names | {f"<statement {index}>"}  # a change here may do anything
             for name in names:
                 statements[name] = statements.get(name, "") + ast.dump(node)
         return statements
 
-    before, after = top_level(source), top_level(mutant)
+    try:
+        before, after = top_level(source), top_level(mutant)
+    except SyntaxError:
+        return set(catalogue.EXERCISE_FUNCTIONS)
     changed = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
     if any(name.startswith("<statement") for name in changed):
         return set(catalogue.EXERCISE_FUNCTIONS)
@@ -171,8 +184,6 @@ def affected_functions(source: str, mutant: str) -> set[str]:
 
 
 def _bound_names(node) -> set[str]:
-    import ast
-
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -182,7 +193,12 @@ def _bound_names(node) -> set[str]:
         return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return {"<docstring>"}
-    return set()
+    # A compound statement (if, try, with, for): every name bound anywhere inside it.
+    inside = list(ast.walk(node))
+    stored = {n.id for n in inside if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    defined = {n.name for n in inside if isinstance(n, definitions)}
+    return stored | defined
 
 
 class _OnlyWhatTheCaseNeeds:
@@ -227,7 +243,8 @@ class _OnlyWhatTheCaseNeeds:
     def pytest_runtest_logreport(self, report):
         case, text = self._case(report), report.longreprtext
         fits = len(text.splitlines()) + WHERE_TO_LOOK_LINES <= MAX_REPORT_LINES
-        if isinstance(case, Mistake) and report.failed and case.lesson in text and fits:
+        teaches = report.failed and report.when != "teardown" and case.lesson in text
+        if isinstance(case, Mistake) and teaches and fits:
             self.settled.add(dict(report.user_properties)["target"])
 
 
@@ -269,6 +286,7 @@ def run(
             reached = {
                 t: affected_functions(source, source.replace(v.case.original, v.case.planted))
                 for t, v in planted.items()
+                if not v.is_mistake
             }
             selector = _OnlyWhatTheCaseNeeds({t: v.case for t, v in planted.items()}, reached)
             recorder = run_tests(scratch, [exercise], targets=tuple(planted), plugins=(selector,))

@@ -82,3 +82,11 @@ def test_an_alternative_runs_the_tests_of_every_function_its_change_reaches(
     original, planted, reached
 ):
     assert mutation_gate.affected_functions(MODULE, MODULE.replace(original, planted)) == reached
+
+
+def test_a_mutant_that_does_not_parse_or_changes_a_compound_statement_reaches_all_four():
+    broken = MODULE.replace("    return 1\n", "    return (\n")
+    assert mutation_gate.affected_functions(MODULE, broken) == set(EXERCISE_FUNCTIONS)
+    guarded = MODULE + "\ntry:\n    FAST = 1\nexcept ImportError:\n    FAST = 0\n"
+    changed = guarded.replace("FAST = 0", "FAST = 2")
+    assert mutation_gate.affected_functions(guarded, changed) == set(EXERCISE_FUNCTIONS)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from savedmodel_kata import catalogue, settings
+from savedmodel_kata import catalogue
 from savedmodel_kata.grading import gradescope
 from savedmodel_kata.maintainer import generated
 
@@ -180,10 +180,6 @@ def autograder(tmp_path_factory):
     assert {"setup.sh", "run_autograder", "pyproject.toml"} <= set(names)
     for name in ("setup.sh", "run_autograder"):
         (root / "source" / name).chmod(0o755)
-    # The references this run has trained already: setup.sh then finds them cached, as it
-    # finds on Gradescope those it trained into the image.
-    if settings.current().cache_dir.is_dir():
-        shutil.copytree(settings.current().cache_dir, root / "cache")
     environment = dict(os.environ, AUTOGRADER_ROOT=str(root), KATA_SETUP_OFFLINE="1")
     setup = subprocess.run(
         ["bash", str(root / "source" / "setup.sh")], env=environment, capture_output=True, text=True
