@@ -22,6 +22,7 @@ from savedmodel_kata.plugin.checks import (
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
     SUBSET_EXAMPLES,
+    check_a_fraction,
     check_accuracy,
     check_computes_the_tutorials_function,
     check_counts_correct,
@@ -334,14 +335,7 @@ def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
     accuracy = kind.evaluate(
         student.evaluate, reference_loaded(SIGNATURE_KEY), mnist.test_images, mnist.test_labels
     )
-    assert isinstance(accuracy, float), (
-        f"evaluate returned {type(accuracy).__name__} {accuracy!r}; expected a Python float "
-        "(float(value) converts a numpy scalar)"
-    )
-    assert 0.0 <= accuracy <= 1.0, (
-        f"evaluate returned {accuracy!r}; an accuracy is a fraction in [0, 1]"
-        + (": this looks like a percentage, drop the * 100" if 1 < accuracy <= 100 else "")
-    )
+    check_a_fraction(accuracy)
 
 
 @pytest.mark.function("evaluate")

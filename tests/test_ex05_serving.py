@@ -49,6 +49,7 @@ from savedmodel_kata.plugin.checks import (
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
     SUBSET_EXAMPLES,
+    check_a_fraction,
     check_accuracy,
     check_counts_correct,
     check_end_to_end,
@@ -928,13 +929,7 @@ def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
     accuracy = kind.evaluate(
         student.evaluate, reference_loaded("serving_default"), mnist.test_images, mnist.test_labels
     )
-    assert isinstance(accuracy, float), (
-        f"evaluate returned {type(accuracy).__name__}; expected a Python float"
-    )
-    assert 0.0 <= accuracy <= 1.0, (
-        f"evaluate returned {accuracy!r}; an accuracy is a fraction in [0, 1]"
-        + (": this looks like a percentage, drop the * 100" if 1 < accuracy <= 100 else "")
-    )
+    check_a_fraction(accuracy)
 
 
 @pytest.mark.function("evaluate")

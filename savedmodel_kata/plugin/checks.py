@@ -127,6 +127,18 @@ def check_accuracy(accuracy: object, expected: Score, elsewhere: Score | None = 
     )
 
 
+def check_a_fraction(accuracy: object) -> None:
+    """Assert that `accuracy` is a Python float in [0, 1] (naming a percentage as one)."""
+    assert isinstance(accuracy, float), (
+        f"evaluate returned {type(accuracy).__name__} {accuracy!r}; expected a Python float "
+        "(float(value) converts a numpy scalar)"
+    )
+    assert 0.0 <= accuracy <= 1.0, (
+        f"evaluate returned {accuracy!r}; an accuracy is a fraction in [0, 1]"
+        + (": this looks like a percentage, drop the * 100" if 1 < accuracy <= 100 else "")
+    )
+
+
 def check_counts_correct(accuracy, probabilities, labels, elsewhere: Score | None = None) -> None:
     """Assert that `accuracy` is the share of rows whose most likely digit is the label."""
     expected = Score(int(np.sum(np.argmax(probabilities, axis=1) == labels)), len(labels))
