@@ -234,11 +234,18 @@ def reference_export(warm):
 
 @pytest.fixture(scope="module")
 def reference_loaded(kind, reference, reference_export):
-    """reference_loaded(key): the reference export reloaded afresh by the reference's loader."""
+    """reference_loaded(key): the reference export reloaded afresh by the reference's loader.
+    reference_loaded(key, shared=True): one such reload kept for the module, for the examples
+    of a Hypothesis test (a reload costs 0.1 to 0.3 s; an example's evaluate call 0.01 s)."""
     loaded = []
+    shared_by_key = {}
 
-    def load(key: str):
+    def load(key: str, shared: bool = False):
+        if shared and key in shared_by_key:
+            return shared_by_key[key]
         loaded.append(kind.load(reference.load_signature_tensors, reference_export.directory, key))
+        if shared:
+            shared_by_key[key] = loaded[-1]
         return loaded[-1]
 
     yield load
@@ -255,11 +262,27 @@ def the_fresh_process() -> FreshProcess:
     return process
 
 
+_STARTED_BY = pytest.StashKey[bool]()
+
+
+def pytest_collectstart(collector) -> None:
+    """Start the fresh process as an exercise's test module starts being collected: its
+    TensorFlow import then runs on the other core while this process imports TensorFlow for
+    the tests, instead of after it (every exercise's tests reload an export there)."""
+    if not isinstance(collector, pytest.Module) or exercise_of_test_file(collector.path) is None:
+        return
+    process = the_fresh_process()
+    if not process.running():
+        process.start()
+        collector.config.stash[_STARTED_BY] = True
+
+
 def pytest_collection_finish(session) -> None:
-    """Start the fresh process as soon as a test will want it: its TensorFlow import then
-    overlaps the run's first tests (on another core) instead of delaying the first reload."""
-    if any("fresh_process" in getattr(item, "fixturenames", ()) for item in session.items):
-        the_fresh_process().start()
+    """A run whose selected tests never reload (`-k create_model`, say) stops the process it
+    started; one kept warm by an earlier run in this Python process (`kata watch`) stays."""
+    wanted = any("fresh_process" in getattr(item, "fixturenames", ()) for item in session.items)
+    if not wanted and session.config.stash.get(_STARTED_BY, False):
+        the_fresh_process().close()
 
 
 @pytest.fixture(scope="session")

@@ -33,11 +33,12 @@ from savedmodel_kata.kinds.base import Export
 REPLY_TIMEOUT_SECONDS = 300
 
 SERVER = r"""
-import json, os, sys, traceback
+import gc, json, os, sys, traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tensorflow as tf
 tf.get_logger().setLevel("ERROR")
+gc.freeze()  # TensorFlow's own objects: out of every later garbage collection
 
 def tf1(export, signature, feeds, fetch):
     session = tf.compat.v1.Session(graph=tf.Graph())
@@ -109,9 +110,12 @@ class FreshProcess:
             text=True,
         )
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def start(self) -> None:
         """Start the process now (its TensorFlow import overlaps whatever runs next)."""
-        if self.process is None or self.process.poll() is not None:
+        if not self.running():
             self.process = self._start()
             self.ready = False  # until its first line says it imported TensorFlow
             self.replies = queue.Queue()
