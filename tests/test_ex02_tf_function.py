@@ -429,7 +429,7 @@ def test_evaluate_counts_correct_predictions_on_any_subset(
     kind, student, reference_loaded, before_save, mnist, rows
 ):
     rows = np.array(rows)
-    loaded = reference_loaded("evaluate")
+    loaded = reference_loaded("evaluate", shared=True)
     images, labels = mnist.test_images[rows], mnist.test_labels[rows]
     accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
     check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)

@@ -17,12 +17,13 @@ labels are compared exactly, accuracies as counts of digits.
 Subprocesses: the real `saved_model_cli show --all` and `saved_model_cli
 run` (each imports TensorFlow: about 4 s) run at the same time, once per
 module, on a copy of the export moved elsewhere, the original and its
-labels file deleted; the shared fresh process (`python -I`) reloads moved
-exports too. A signature's declared inputs are checked before it is called
-with a client's batch: a reloaded signature does not check shapes, and a
-[N, 28, 28] batch reaching a convolution declared for [N, 28, 28, 1] can
-abort the whole process (oneDNN's CHECK), which would cost the run instead
-of one test.
+labels file deleted; they start as soon as that copy exists and are read by
+the module's last two tests, so their imports overlap the tests between;
+the shared fresh process (`python -I`) reloads moved exports too. A
+signature's declared inputs are checked before it is called with a client's
+batch: a reloaded signature does not check shapes, and a [N, 28, 28] batch
+reaching a convolution declared for [N, 28, 28, 1] can abort the whole
+process (oneDNN's CHECK), which would cost the run instead of one test.
 """
 
 from __future__ import annotations
@@ -396,17 +397,28 @@ def moved_module_export(kind, student, reference, trained_snapshot, tmp_path_fac
     return lambda: memo.remember("moved_module_export", move)
 
 
-@pytest.fixture(scope="module")
-def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory, memo):
-    """`saved_model_cli show --all` and `run` (serving_default, 20 digits) on the moved export,
-    started together by the first test that reads them (each is a TensorFlow import: started
-    earlier, they would cost every run whose create_model fails before these tests)."""
+class SavedModelCli:
+    """`saved_model_cli show --all` and `run` (serving_default, 20 digits) on the moved export.
 
-    def launch():
-        export_dir = moved_module_export()["export_dir"]
+    Each is a TensorFlow import (about 3 s of one core): `start()` launches both as soon as
+    the moved export exists (the fresh-process test calls it), so they import while the tests
+    after it run, and the two tests that read them come last in this module. A run whose
+    create_model fails earlier never starts them."""
+
+    def __init__(self, moved_module_export, pixels, tmp_path_factory):
+        self.moved_module_export = moved_module_export
+        self.pixels = pixels
+        self.tmp_path_factory = tmp_path_factory
+        self.started: dict[str, subprocess.Popen] = {}
+        self.results: dict[str, tuple[int, str, str]] | None = None
+
+    def start(self) -> None:
+        if self.started or self.results is not None:
+            return
+        export_dir = self.moved_module_export()["export_dir"]
         inputs = signature_table(export_dir).get("serving_default", ({},))[0]
-        work = tmp_path_factory.mktemp("cli")
-        np.save(work / "pixels.npy", pixels[:20])
+        work = self.tmp_path_factory.mktemp("cli")
+        np.save(work / "pixels.npy", self.pixels[:20])
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
         commands = {"show": ["show", "--all", "--dir", str(export_dir)]}
         if inputs == EXPECTED_SIGNATURES["serving_default"][0]:  # else `run` would feed it wrongly
@@ -414,8 +426,8 @@ def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory, memo):
                 "run", "--dir", str(export_dir), "--tag_set", "serve",
                 "--signature_def", "serving_default", "--inputs", "pixels=pixels.npy",
             ]  # fmt: skip
-        started = {
-            name: subprocess.Popen(
+        for name, arguments in commands.items():
+            self.started[name] = subprocess.Popen(
                 saved_model_cli() + arguments,
                 cwd=work,
                 env=environment,
@@ -423,26 +435,36 @@ def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory, memo):
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for name, arguments in commands.items()
-        }
-        return started
 
-    def run_both():
-        results = {}
-        for name, process in memo.remember("saved_model_cli_started", launch).items():
-            try:
-                stdout, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                stdout, stderr = process.communicate()
-                stderr += "\n(no answer: stopped)"
-            results[name] = (process.returncode, stdout, stderr)
-        return results
+    def __call__(self) -> dict[str, tuple[int, str, str]]:
+        """{"show": (returncode, stdout, stderr), "run": ...} once both have ended."""
+        if self.results is None:
+            self.start()
+            self.results = {}
+            for name, process in self.started.items():
+                try:
+                    stdout, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    stdout, stderr = process.communicate()
+                    stderr += "\n(no answer: stopped)"
+                self.results[name] = (process.returncode, stdout, stderr)
+            self.started = {}
+        return self.results
 
-    def runs():
-        return memo.remember("saved_model_cli_runs", run_both)
+    def stop(self) -> None:
+        """Started, never read (their tests deselected or skipped): no process outlives us."""
+        for process in self.started.values():
+            process.kill()
+            process.communicate()
+        self.started = {}
 
-    return runs
+
+@pytest.fixture(scope="module")
+def saved_model_cli_runs(moved_module_export, pixels, tmp_path_factory):
+    cli = SavedModelCli(moved_module_export, pixels, tmp_path_factory)
+    yield cli
+    cli.stop()
 
 
 @pytest.fixture(scope="module")
@@ -642,10 +664,11 @@ def test_create_model_labels_come_from_the_exported_asset(students_module_export
 
 @pytest.mark.function("create_model")
 def test_create_model_export_answers_moved_in_a_fresh_process(
-    moved_module_export, fresh_process, by_hand, pixels
+    moved_module_export, fresh_process, saved_model_cli_runs, by_hand, pixels
 ):
     moved = moved_module_export()
     compare_signatures(signature_table(moved["export_dir"]), "the export")
+    saved_model_cli_runs.start()  # read by the last two tests of this module
     some = pixels[:20]
     expected = by_hand(some)
     pngs = np.array([png_bytes(p, colour=i % 2 == 1) for i, p in enumerate(some)], dtype="S")
@@ -677,43 +700,6 @@ def test_create_model_export_answers_moved_in_a_fresh_process(
             f"a copy whose asset was rewritten in German (expected {wanted[:3]}): read them at "
             "run time from the exported asset, never in Python into constants. " + ASSET_LESSON
         )
-
-
-@pytest.mark.function("create_model")
-def test_create_model_cli_show_lists_the_contract(saved_model_cli_runs):
-    returncode, stdout, stderr = saved_model_cli_runs()["show"]
-    assert returncode == 0, (
-        f"`saved_model_cli show --all` failed on your export: {last_error_line(stderr)}\n"
-        + run_lesson(stderr)
-    )
-    compare_signatures(parse_show_all(stdout), "`saved_model_cli show --all`")
-
-
-@pytest.mark.function("create_model")
-def test_create_model_cli_run_gives_the_python_digits(
-    saved_model_cli_runs, moved_module_export, by_hand, pixels
-):
-    runs = saved_model_cli_runs()
-    if "run" not in runs:
-        compare_signatures(signature_table(moved_module_export()["export_dir"]), "the export")
-    returncode, stdout, stderr = runs["run"]
-    assert returncode == 0, (
-        "`saved_model_cli run --signature_def serving_default --inputs pixels=pixels.npy` failed "
-        f"on your moved export: {last_error_line(stderr)}\n" + run_lesson(stderr)
-    )
-    printed = parse_run(stdout)
-    digits = [int(token) for token in re.findall(r"-?\d+", printed.get("digit", ""))]
-    expected = np.argmax(by_hand(pixels[:20]), axis=1).tolist()
-    assert digits == expected, (
-        f"`saved_model_cli run` prints digits {digits[:8]} (outputs {sorted(printed)}); in "
-        f"Python the classifier answers {expected[:8]}"
-    )
-    labels = printed_labels(printed.get("label", ""))
-    assert labels == [EDITED_LABELS[d] for d in expected], (
-        f"`saved_model_cli run` prints labels {labels[:3]} for the moved export whose asset was "
-        f"rewritten in German (expected {[EDITED_LABELS[d] for d in expected[:3]]}): read them "
-        "at run time from the exported asset, never in Python into constants. " + ASSET_LESSON
-    )
 
 
 # --- save --------------------------------------------------------------------
@@ -952,7 +938,9 @@ def test_evaluate_counts_correct_predictions_on_any_subset(
 ):
     rows = np.array(rows)
     labels = mnist.test_labels[rows]
-    accuracy = student.evaluate(reference_loaded("serving_default").value, pixels[rows], labels)
+    accuracy = student.evaluate(
+        reference_loaded("serving_default", shared=True).value, pixels[rows], labels
+    )
     check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
 
 
@@ -1007,6 +995,48 @@ def test_end_to_end_with_all_your_functions(kind, student, reference, mnist, tmp
         f"two saves into a new base wrote {export.directory.name!r} last; expected '2'"
     )
     check_end_to_end(kind, student, reference, trained, mnist, export.directory)
+
+
+# --- create_model, through saved_model_cli -----------------------------------
+# Last in the module: the two processes these tests read were started by the fresh-process
+# test above and imported TensorFlow while the tests in between ran.
+
+
+@pytest.mark.function("create_model")
+def test_create_model_cli_show_lists_the_contract(saved_model_cli_runs):
+    returncode, stdout, stderr = saved_model_cli_runs()["show"]
+    assert returncode == 0, (
+        f"`saved_model_cli show --all` failed on your export: {last_error_line(stderr)}\n"
+        + run_lesson(stderr)
+    )
+    compare_signatures(parse_show_all(stdout), "`saved_model_cli show --all`")
+
+
+@pytest.mark.function("create_model")
+def test_create_model_cli_run_gives_the_python_digits(
+    saved_model_cli_runs, moved_module_export, by_hand, pixels
+):
+    runs = saved_model_cli_runs()
+    if "run" not in runs:
+        compare_signatures(signature_table(moved_module_export()["export_dir"]), "the export")
+    returncode, stdout, stderr = runs["run"]
+    assert returncode == 0, (
+        "`saved_model_cli run --signature_def serving_default --inputs pixels=pixels.npy` failed "
+        f"on your moved export: {last_error_line(stderr)}\n" + run_lesson(stderr)
+    )
+    printed = parse_run(stdout)
+    digits = [int(token) for token in re.findall(r"-?\d+", printed.get("digit", ""))]
+    expected = np.argmax(by_hand(pixels[:20]), axis=1).tolist()
+    assert digits == expected, (
+        f"`saved_model_cli run` prints digits {digits[:8]} (outputs {sorted(printed)}); in "
+        f"Python the classifier answers {expected[:8]}"
+    )
+    labels = printed_labels(printed.get("label", ""))
+    assert labels == [EDITED_LABELS[d] for d in expected], (
+        f"`saved_model_cli run` prints labels {labels[:3]} for the moved export whose asset was "
+        f"rewritten in German (expected {[EDITED_LABELS[d] for d in expected[:3]]}): read them "
+        "at run time from the exported asset, never in Python into constants. " + ASSET_LESSON
+    )
 
 
 # --- the mutation gate: mistakes this suite must catch, alternatives it must accept
