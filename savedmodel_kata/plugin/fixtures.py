@@ -269,6 +269,8 @@ def pytest_collectstart(collector) -> None:
     """Start the fresh process as an exercise's test module starts being collected: its
     TensorFlow import then runs on the other core while this process imports TensorFlow for
     the tests, instead of after it (every exercise's tests reload an export there)."""
+    if collector.config.option.collectonly:
+        return
     if not isinstance(collector, pytest.Module) or exercise_of_test_file(collector.path) is None:
         return
     process = the_fresh_process()

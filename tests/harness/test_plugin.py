@@ -104,3 +104,44 @@ def test_both_targets_in_one_run_run_every_test_once_per_target():
     assert targets == {"exercises", "solutions"}
     per_target = {t: sum(p["target"] == t for _, p in items) for t in targets}
     assert per_target["exercises"] == per_target["solutions"] > 0
+
+
+class _FreshProcessWatcher:
+    """Whether the fresh process runs once collection is done, before the run's own hooks."""
+
+    def __init__(self):
+        self.running_after_collection = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session):
+        from savedmodel_kata.plugin.fixtures import the_fresh_process
+
+        self.running_after_collection = the_fresh_process().running()
+
+
+@pytest.mark.parametrize(
+    ("selected", "reloads"),
+    [("create_model_has_the_tutorials_parameters", False), ("reloaded_elsewhere", True)],
+)
+def test_the_fresh_process_starts_with_collection_and_stays_only_if_a_test_reloads(
+    selected, reloads
+):
+    from savedmodel_kata.plugin.fixtures import the_fresh_process
+
+    the_fresh_process().close()
+    watcher = _FreshProcessWatcher()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = pytest.main(
+            [str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", selected, "-q"]
+            + ["-p", "no:cacheprovider", "--rootdir", str(ROOT)],
+            plugins=[watcher],
+        )
+    assert code == 0
+    # Started while the test module was collected (its import overlaps this process's)...
+    assert watcher.running_after_collection
+    # ...and stopped by a run none of whose tests reloads; kept for the next run otherwise.
+    assert the_fresh_process().running() == reloads
+    # Collecting alone starts nothing.
+    the_fresh_process().close()
+    collect(str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", selected)
+    assert not the_fresh_process().running()
