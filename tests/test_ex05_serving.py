@@ -17,9 +17,10 @@ labels are compared exactly, accuracies as counts of digits.
 Subprocesses: the real `saved_model_cli show --all` and `saved_model_cli
 run` (each imports TensorFlow: about 4 s) run at the same time, once per
 module, on a copy of the export moved elsewhere, the original and its
-labels file deleted; they start as soon as that copy exists and are read by
-the module's last two tests, so their imports overlap the tests between;
-the shared fresh process (`python -I`) reloads moved exports too. A
+labels file deleted; they start once that copy has answered in the fresh
+process and are read by the module's last two tests, so their imports
+overlap the tests between; the shared fresh process (`python -I`) reloads
+moved exports too. A
 signature's declared inputs are checked before it is called with a client's
 batch: a reloaded signature does not check shapes, and a [N, 28, 28] batch
 reaching a convolution declared for [N, 28, 28, 1] can abort the whole
@@ -401,9 +402,10 @@ class SavedModelCli:
     """`saved_model_cli show --all` and `run` (serving_default, 20 digits) on the moved export.
 
     Each is a TensorFlow import (about 3 s of one core): `start()` launches both as soon as
-    the moved export exists (the fresh-process test calls it), so they import while the tests
-    after it run, and the two tests that read them come last in this module. A run whose
-    create_model fails earlier never starts them."""
+    the moved export has answered in the fresh process (that test calls it), so they import
+    while the tests after it run, and the two tests that read them come last in this module.
+    A create_model that fails before then costs no CLI process; those two tests start them
+    themselves if nothing did."""
 
     def __init__(self, moved_module_export, pixels, tmp_path_factory):
         self.moved_module_export = moved_module_export
@@ -668,7 +670,6 @@ def test_create_model_export_answers_moved_in_a_fresh_process(
 ):
     moved = moved_module_export()
     compare_signatures(signature_table(moved["export_dir"]), "the export")
-    saved_model_cli_runs.start()  # read by the last two tests of this module
     some = pixels[:20]
     expected = by_hand(some)
     pngs = np.array([png_bytes(p, colour=i % 2 == 1) for i, p in enumerate(some)], dtype="S")
@@ -700,6 +701,7 @@ def test_create_model_export_answers_moved_in_a_fresh_process(
             f"a copy whose asset was rewritten in German (expected {wanted[:3]}): read them at "
             "run time from the exported asset, never in Python into constants. " + ASSET_LESSON
         )
+    saved_model_cli_runs.start()  # the export answers: the last two tests read the CLI on it
 
 
 # --- save --------------------------------------------------------------------

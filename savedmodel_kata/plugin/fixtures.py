@@ -233,10 +233,12 @@ def reference_export(warm):
 
 
 @pytest.fixture(scope="module")
-def reference_loaded(kind, reference, reference_export):
+def reference_loaded(kind, reference, reference_export, target):
     """reference_loaded(key): the reference export reloaded afresh by the reference's loader.
-    reference_loaded(key, shared=True): one such reload kept for the module, for the examples
-    of a Hypothesis test (a reload costs 0.1 to 0.3 s; an example's evaluate call 0.01 s)."""
+    reference_loaded(key, shared=True): one such reload kept for the module and target, for the
+    examples of a Hypothesis test (a reload costs 0.1 to 0.3 s; an example's call 0.01 s).
+    Per target: code under test that changes what it is given (a TF1 session's variables,
+    say) must not reach another target's tests, in a run that checks several."""
     loaded = []
     shared_by_key = {}
 

@@ -16,6 +16,7 @@ import pytest
 from savedmodel_kata import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
+EX1_FILE = catalogue.exercises()[0].file_name
 BARE_ASSERT_TEST = """
 
 @pytest.mark.function("evaluate")
@@ -119,29 +120,51 @@ class _FreshProcessWatcher:
         self.running_after_collection = the_fresh_process().running()
 
 
-@pytest.mark.parametrize(
-    ("selected", "reloads"),
-    [("create_model_has_the_tutorials_parameters", False), ("reloaded_elsewhere", True)],
-)
-def test_the_fresh_process_starts_with_collection_and_stays_only_if_a_test_reloads(
-    selected, reloads
-):
+def run_exercise_1(selected: str, watcher: _FreshProcessWatcher) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        exercise_1 = str(ROOT / "solutions" / "ex01_graph_mode.py")
+        options = ["-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
+        code = pytest.main([exercise_1, "-k", selected, *options], plugins=[watcher])
+    assert code == 0
+
+
+def test_the_fresh_process_starts_with_collection_and_stays_only_if_a_test_reloads():
     from savedmodel_kata.plugin.fixtures import the_fresh_process
 
-    the_fresh_process().close()
+    no_reload, reload = "create_model_has_the_tutorials_parameters", "reloaded_elsewhere"
+    process = the_fresh_process()
+    process.close()
     watcher = _FreshProcessWatcher()
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = pytest.main(
-            [str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", selected, "-q"]
-            + ["-p", "no:cacheprovider", "--rootdir", str(ROOT)],
-            plugins=[watcher],
-        )
-    assert code == 0
+    run_exercise_1(no_reload, watcher)
     # Started while the test module was collected (its import overlaps this process's)...
     assert watcher.running_after_collection
-    # ...and stopped by a run none of whose tests reloads; kept for the next run otherwise.
-    assert the_fresh_process().running() == reloads
-    # Collecting alone starts nothing.
-    the_fresh_process().close()
-    collect(str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", selected)
-    assert not the_fresh_process().running()
+    # ...and stopped by a run none of whose tests reloads.
+    assert not process.running()
+    run_exercise_1(reload, watcher)
+    assert process.running()
+    # Kept by a later run that does not reload, as `kata watch` reruns one function's tests.
+    run_exercise_1(no_reload, watcher)
+    assert process.running()
+    # Collecting alone starts nothing, even tests that reload.
+    process.close()
+    collect(str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", reload)
+    assert not process.running()
+
+
+def test_code_that_changes_what_it_is_given_fails_only_its_own_target(kata_copy):
+    # exercises/ holds exercise 1's reference but for an evaluate that resets the variables of
+    # the session it is given: in a run of both targets, only the exercises/ tests may fail.
+    source = (ROOT / "solutions" / EX1_FILE).read_text()
+    reset = "    sess.run(tf.compat.v1.global_variables_initializer())\n"
+    planted = source.replace("    one_hot_labels = np.eye(", reset + "    one_hot_labels = np.eye(")
+    assert planted != source
+    (kata_copy / "exercises" / EX1_FILE).write_text(planted)
+    both = [f"exercises/{EX1_FILE}", f"solutions/{EX1_FILE}"]
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", *both, "-k", "evaluate", "-q", "-p", "no:cacheprovider"],
+        cwd=kata_copy,
+        capture_output=True,
+        text=True,
+    )
+    failed = re.findall(r"^FAILED \S+\[(\w+)\]", finished.stdout, re.M)
+    assert failed and set(failed) == {"exercises"}, finished.stdout[-3000:]
