@@ -20,11 +20,11 @@ module, on a copy of the export moved elsewhere, the original and its
 labels file deleted; they start once that copy has answered in the fresh
 process and are read by the module's last two tests, so their imports
 overlap the tests between; the shared fresh process (`python -I`) reloads
-moved exports too. A
-signature's declared inputs are checked before it is called with a client's
-batch: a reloaded signature does not check shapes, and a [N, 28, 28] batch
-reaching a convolution declared for [N, 28, 28, 1] can abort the whole
-process (oneDNN's CHECK), which would cost the run instead of one test.
+moved exports too. A signature's declared inputs are checked before it is
+called with a client's batch: a reloaded signature does not check shapes,
+and a [N, 28, 28] batch reaching a convolution declared for [N, 28, 28, 1]
+can abort the whole process (oneDNN's CHECK), which would cost the run
+instead of one test.
 """
 
 from __future__ import annotations
@@ -401,7 +401,7 @@ def moved_module_export(kind, student, reference, trained_snapshot, tmp_path_fac
 class SavedModelCli:
     """`saved_model_cli show --all` and `run` (serving_default, 20 digits) on the moved export.
 
-    Each is a TensorFlow import (about 3 s of one core): `start()` launches both as soon as
+    Each is a TensorFlow import (about 4 s of one core): `start()` launches both as soon as
     the moved export has answered in the fresh process (that test calls it), so they import
     while the tests after it run, and the two tests that read them come last in this module.
     A create_model that fails before then costs no CLI process; those two tests start them
