@@ -25,7 +25,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import queue
 import re
 import shutil
 import tempfile
@@ -113,12 +112,34 @@ def _forget_models() -> None:
     gc.collect()
 
 
+class Events:
+    """Workers' events, written straight into one pipe by the worker's own thread: an event
+    sent before a worker dies is never lost. (A multiprocessing.Queue sends from a background
+    thread, which a student's os._exit or a crash stops: under load the "started" event of the
+    test that killed the worker could be lost, and the student before it blamed.)"""
+
+    def __init__(self, context):
+        self._reader, self._writer = context.Pipe(duplex=False)
+        self._lock = context.Lock()  # several workers write to the one pipe
+
+    def put(self, event) -> None:
+        with self._lock:
+            self._writer.send(event)
+
+    def take(self, timeout: float) -> list:
+        """Every event waiting now, after waiting up to `timeout` seconds for the first."""
+        taken = []
+        while self._reader.poll(timeout if not taken else 0):
+            taken.append(self._reader.recv())
+        return taken
+
+
 class Pool:
     """Worker processes that take tasks and report events; a dead worker is replaced."""
 
     def __init__(self, root: Path, count: int, environment: dict):
         self.context = multiprocessing.get_context("spawn")  # no TensorFlow state forked
-        self.tasks, self.events = self.context.Queue(), self.context.Queue()
+        self.tasks, self.events = self.context.Queue(), Events(self.context)
         self.root, self.environment = str(root), environment
         self.workers = [self._start() for _ in range(count)]
 
@@ -252,25 +273,26 @@ def _run_tasks(root, pending, by_target, count, hidden_tests, time_limit, progre
         for task in pending:
             pool.tasks.put(task)
         while waiting:
-            try:
-                kind, pid, task, payload = pool.events.get(timeout=1.0)
-            except queue.Empty:
-                kind = None
-            if kind == "started":
-                same = pid in running and running[pid][0] == task
-                running[pid] = (task, running[pid][1] if same else time.monotonic(), payload)
-            elif kind == "result":
-                result = TestResult.from_json(payload)
-                by_target[result.target].tests.append(_clean(result, root))
-            elif kind == "done":
-                for error in payload:
-                    for target in task.targets:
-                        by_target[target].problems.append(clean(error, root))
-                running.pop(pid, None)
-                waiting -= 1
-                if progress:
-                    progress.advance(len(task.targets))
-            for worker in pool.dead():
+            events = pool.events.take(timeout=1.0)
+            gone = pool.dead()
+            # A worker sends its events before it dies: once it is dead, all are in the pipe.
+            events += pool.events.take(timeout=0) if gone else []
+            for kind, pid, task, payload in events:
+                if kind == "started":
+                    same = pid in running and running[pid][0] == task
+                    running[pid] = (task, running[pid][1] if same else time.monotonic(), payload)
+                elif kind == "result":
+                    result = TestResult.from_json(payload)
+                    by_target[result.target].tests.append(_clean(result, root))
+                elif kind == "done":
+                    for error in payload:
+                        for target in task.targets:
+                            by_target[target].problems.append(clean(error, root))
+                    running.pop(pid, None)
+                    waiting -= 1
+                    if progress:
+                        progress.advance(len(task.targets))
+            for worker in gone:
                 entry = running.pop(worker.pid, None)
                 if entry is None:
                     continue

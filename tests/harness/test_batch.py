@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
 from pathlib import Path
 
 from savedmodel_kata import catalogue
@@ -56,3 +58,22 @@ def test_a_class_is_graded_like_each_student_alone_and_a_crash_costs_only_its_st
     before = {s.name: (out / s.name / "report.json").stat().st_mtime_ns for s in students}
     batch.grade_class(folder, out, pristine=ROOT, workers=1, exercises=[EX1])
     assert before == {s.name: (out / s.name / "report.json").stat().st_mtime_ns for s in students}
+
+
+def _send_then_die(events, count: int) -> None:
+    for number in range(count):
+        events.put(("started", 0, None, f"test_{number}"))
+    os._exit(3)  # as a student's code may: no clean-up, no background thread finishing
+
+
+def test_every_event_a_worker_sent_before_dying_arrives():
+    # The grader blames the student whose test was last "started" when a worker dies: that
+    # event must arrive even when the worker's very next act is os._exit.
+    context = multiprocessing.get_context("spawn")
+    events = batch.Events(context)
+    worker = context.Process(target=_send_then_die, args=(events, 200))
+    worker.start()
+    worker.join(timeout=60)
+    assert worker.exitcode == 3
+    received = events.take(timeout=5)
+    assert [event[3] for event in received] == [f"test_{n}" for n in range(200)]
