@@ -122,7 +122,7 @@ class _FreshProcessWatcher:
 
 def run_exercise_1(selected: str, watcher: _FreshProcessWatcher) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
-        exercise_1 = str(ROOT / "solutions" / "ex01_graph_mode.py")
+        exercise_1 = str(ROOT / "solutions" / EX1_FILE)
         options = ["-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
         code = pytest.main([exercise_1, "-k", selected, *options], plugins=[watcher])
     assert code == 0
@@ -147,7 +147,7 @@ def test_the_fresh_process_starts_with_collection_and_stays_only_if_a_test_reloa
     assert process.running()
     # Collecting alone starts nothing, even tests that reload.
     process.close()
-    collect(str(ROOT / "solutions" / "ex01_graph_mode.py"), "-k", reload)
+    collect(str(ROOT / "solutions" / EX1_FILE), "-k", reload)
     assert not process.running()
 
 
