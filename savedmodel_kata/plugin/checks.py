@@ -4,11 +4,14 @@ Tolerances, and why:
 * Accuracy is a count of correct digits over a fixed set: compared as a
   count, so any correct way of computing it passes (a graph's float32 mean of
   1841/2000 is 0.92049998, numpy's is 0.9205; both are 1841 digits).
-* Probabilities after reload are bit-identical on CPU (same graph, same
-  weights, same kernels). They are compared with an absolute tolerance of
-  1e-6, room for float32 rounding only should a platform pick another
-  kernel, while any real loss (a layer re-initialised, a weight rounded)
-  moves them by far more.
+* Probabilities after reload are compared with an absolute tolerance of
+  1e-5. Correct answers spread by about 1e-6 (measured on exercises 1 to 3's
+  trained models, 2,000 test digits): the same model predicting one image at
+  a time instead of a batch differs by up to 7.5e-7 (oneDNN picks another
+  kernel), and mathematically equal softmaxes (exp of log_softmax, exp over
+  its sum, float64 then cast) by up to 3e-7, so the two together reach the
+  1.01e-6 once seen in another process. 1e-5 is ten times that, while a real
+  loss moves them by far more (weights rounded to float16: 1.8e-3).
 * A student's architecture is compared with the reference's at 1e-5: the
   same layers written another way round differently, a wrong layer is off
   by far more.
@@ -44,7 +47,7 @@ EXPECTED_VARIABLE_SHAPES = sorted(
         (10,),
     ]
 )
-PROBABILITY_TOLERANCE = 1e-6
+PROBABILITY_TOLERANCE = 1e-5  # measured: see the module docstring
 ARCHITECTURE_TOLERANCE = 1e-5
 ACCURACY_MARGIN_VS_REFERENCE = 0.01
 SAVED_MODEL_INIT_OP = "__saved_model_init_op"
@@ -145,17 +148,32 @@ def check_counts_correct(accuracy, probabilities, labels, elsewhere: Score | Non
     check_accuracy(accuracy, expected, elsewhere)
 
 
+def saved_model_file(export_dir: Path) -> Path | None:
+    """The export's SavedModel proto: saved_model.pb, or saved_model.pbtxt (a text proto, which
+    both loaders read too); None if the folder holds neither."""
+    for name in ("saved_model.pb", "saved_model.pbtxt"):
+        path = Path(export_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
 def read_saved_model(export_dir: Path):
-    """The SavedModel protocol buffer, read straight from saved_model.pb."""
+    """The SavedModel protocol buffer, read from saved_model.pb (or saved_model.pbtxt)."""
+    from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
-    path = Path(export_dir) / "saved_model.pb"
-    assert path.is_file(), (
-        f"there is no saved_model.pb in the export folder ({path.parent.name}): the SavedModel "
-        "was not written there (simple_save writes it; with a Builder, builder.save() does)"
+    path = saved_model_file(export_dir)
+    assert path is not None, (
+        f"there is no saved_model.pb in the export folder ({Path(export_dir).name}): the "
+        "SavedModel was not written there (simple_save writes it; with a Builder, builder.save() "
+        "does)"
     )
     proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString(path.read_bytes())
+    if path.suffix == ".pbtxt":
+        text_format.Parse(path.read_text(), proto)
+    else:
+        proto.ParseFromString(path.read_bytes())
     return proto
 
 
@@ -289,6 +307,14 @@ def glorot_limit(shape: tuple) -> float:
     return float(np.sqrt(6.0 / (fan_in + fan_out)))
 
 
+def spread_tolerance(size: int) -> float:
+    """How far the root mean square of `size` uniform draws may stray from the uniform's
+    deviation, relatively: 6 standard errors. The mean square of n draws of uniform(-a, a) has
+    relative deviation sqrt(0.8 / n), its root half that. The smallest kernel (64 values) gets
+    +-34 %, well inside glorot normal's constant used as a bound (-42 %)."""
+    return 6 * 0.5 * float(np.sqrt(0.8 / size))
+
+
 def initial_values_problem(named: list[tuple[str, np.ndarray]]) -> str | None:
     """None if kernels look glorot uniform and biases are zero, else what is off and where."""
     problems = []
@@ -299,16 +325,24 @@ def initial_values_problem(named: list[tuple[str, np.ndarray]]) -> str | None:
                 problems.append(f"{name} starts at {value[:3]}...: biases start at zero")
             continue
         limit = glorot_limit(value.shape)
-        spread = float(np.std(value))
+        expected = limit / np.sqrt(3)  # the standard deviation of uniform(-limit, limit)
+        spread = float(np.sqrt(np.mean(np.square(value))))
         if float(np.max(np.abs(value))) > limit * (1 + 1e-5):
             problems.append(
                 f"{name} has values up to {np.max(np.abs(value)):.3g}, beyond the glorot uniform "
                 f"bound {limit:.3g} of its shape"
             )
-        elif spread < 0.5 * limit / np.sqrt(3):
+        elif spread < 0.5 * expected:
             problems.append(
                 f"{name} starts with a spread of {spread:.3g} (glorot uniform: about "
-                f"{limit / np.sqrt(3):.3g}): zero or constant kernels never learn"
+                f"{expected:.3g}): zero or constant kernels never learn"
+            )
+        elif abs(spread / expected - 1) > spread_tolerance(value.size):
+            problems.append(
+                f"{name} starts with a spread of {spread:.3g}; glorot uniform over "
+                f"[-{limit:.3g}, {limit:.3g}] gives about {expected:.3g}: draw uniformly up to "
+                "sqrt(6 / (fan_in + fan_out)) (sqrt(2 / ...) is glorot normal's deviation, "
+                "not a uniform's bound)"
             )
     if not problems:
         return None
