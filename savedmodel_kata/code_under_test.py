@@ -92,20 +92,43 @@ def import_exercise(root: Path, target: str, exercise: catalogue.Exercise) -> ty
         spec.loader.exec_module(module)
     except SyntaxError as error:
         del sys.modules[name]
-        raise TargetError(
-            f"{target}/{exercise.file_name} line {error.lineno}: Python cannot read this file "
-            f"({error.msg}). Fix that line and run again."
-        ) from error
+        raise TargetError(_syntax_lesson(error, path, f"{target}/{exercise.file_name}")) from error
     except Exception as error:  # the student's module-level code raised
         del sys.modules[name]
         line = _last_line_in(error, path)
         where = f" (line {line})" if line else ""
         raise TargetError(
             f"importing {target}/{exercise.file_name} raised {type(error).__name__}{where}: "
-            f"{error}. Code at the top level of the module runs on import: keep work inside "
-            "the functions."
+            f"{shorten(str(error), 3)}. Code at the top level of the module runs on import: "
+            "keep work inside the functions."
         ) from error
     return module
+
+
+def _syntax_lesson(error: SyntaxError, path: Path, display_path: str) -> str:
+    """The file and line Python could not read, the line itself with a caret under the spot
+    (as Python prints it), and what to do."""
+    if error.filename and Path(error.filename).resolve() != path.resolve():
+        display_path = f"{error.filename} (imported by {display_path})"  # a helper module's
+    shown = ""
+    if error.text and error.text.strip():
+        text = error.text.rstrip("\n")
+        indent = len(text) - len(text.lstrip())
+        caret = " " * (max(error.offset or 1, indent + 1) - 1 - indent) + "^"
+        shown = f"\n    {text.strip()}\n    {caret}"
+    return (
+        f"{display_path} line {error.lineno}: Python cannot read this file ({error.msg}):"
+        f"{shown}\nFix it (the mistake may be just before that spot: an unclosed bracket, a "
+        "missing colon) and run again."
+    )
+
+
+def _line_in_file(error: BaseException | None, path: Path) -> int | None:
+    """The line of `path` an import failure points at (None when it points elsewhere)."""
+    if isinstance(error, SyntaxError):
+        same_file = not error.filename or Path(error.filename).resolve() == path.resolve()
+        return error.lineno if same_file else None
+    return _last_line_in(error, path) if error is not None else None
 
 
 def _last_line_in(error: BaseException, path: Path) -> int | None:
@@ -163,7 +186,9 @@ class StudentCode:
             try:
                 self._module = import_exercise(self.root, self.target, self.exercise)
             except TargetError as error:
-                raise StudentError(str(error), Failure.DOES_NOT_IMPORT) from None
+                not_imported = StudentError(str(error), Failure.DOES_NOT_IMPORT)
+                not_imported.line = _line_in_file(error.__cause__, self.path)  # where to look
+                raise not_imported from None
         return self._module
 
     def __getattr__(self, name: str):

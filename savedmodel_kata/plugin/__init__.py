@@ -9,10 +9,17 @@ tests chain all four. Student functions are called through `StudentCode`
 (code_under_test.py), which turns a stub, an exception or a hang into a
 lesson; report.py keeps every failure to what is wrong, what was expected
 and where to look. The shared fixtures are in fixtures.py.
+
+A module that does not import (a syntax error, say) fails the first test
+that needs it with Python's line and caret; the module's other tests are then
+skipped, each with a one-line reason pointing at that report, as a compiler
+error stops rustlings: one report instead of one per test. A skipped test is
+still recorded as not passed (recorder.py), so grades do not change.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,9 +30,25 @@ from savedmodel_kata.code_under_test import find_root
 from savedmodel_kata.errors import KataError
 from savedmodel_kata.plugin import hypothesis_profiles, report
 from savedmodel_kata.plugin.run import RUN, KataRun, exercise_of_test_file
+from savedmodel_kata.results import Failure
 from savedmodel_kata.settings import HYPOTHESIS_PROFILES, TARGETS, Settings
 
 pytest_plugins = ["savedmodel_kata.plugin.fixtures"]
+
+
+@dataclass
+class NotImported:
+    """A module of the code under test that failed to import in this run, and what that
+    failure's report is, for the tests it stops."""
+
+    display_path: str  # exercises/ex01_graph_mode.py
+    reason: str  # one line: the skip reason of the module's other tests
+    first_test: str  # the test whose report shows the error
+    skipped: int = 0
+
+
+# (target, exercise id) -> its import failure, for the rest of the run
+NOT_IMPORTED = pytest.StashKey[dict[tuple[str, str], NotImported]]()
 
 
 def pytest_addoption(parser):
@@ -67,6 +90,7 @@ def pytest_configure(config):
     run = KataRun.plan(root, chosen, list(config.args), Path(config.invocation_params.dir))
     config.args[:] = run.args
     config.stash[RUN] = run
+    config.stash[NOT_IMPORTED] = {}
 
 
 def pytest_generate_tests(metafunc):
@@ -110,18 +134,76 @@ def pytest_collection_modifyitems(config, items):
         ]
 
 
+def _module_key(item) -> tuple[str, str] | None:
+    properties = dict(item.user_properties)
+    if "exercise" not in properties:
+        return None
+    return properties["target"], properties["exercise"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture is set up: a skipped test costs nothing
+def pytest_runtest_setup(item):
+    key = _module_key(item)
+    not_imported = item.config.stash[NOT_IMPORTED].get(key) if key else None
+    if not_imported is not None:
+        not_imported.skipped += 1
+        pytest.skip(not_imported.reason)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     result = yield
     properties = dict(item.user_properties)
-    if "exercise" not in properties or call.excinfo is None or result.skipped:
+    if "exercise" not in properties or call.excinfo is None:
+        return result
+    if result.skipped:
+        if _module_key(item) in item.config.stash[NOT_IMPORTED]:
+            result.user_properties.append(("failure", Failure.DOES_NOT_IMPORT.value))
         return result
     failure = report.classify(call.excinfo)
     result.user_properties.append(("failure", failure.value))
+    exercise = catalogue.by_id(properties["exercise"])
+    error, _ = report.first_error(call.excinfo.value)
+    if failure == Failure.DOES_NOT_IMPORT:
+        _remember_not_imported(item, exercise, getattr(error, "line", None))
     if not item.config.stash[RUN].settings.verbose:
         result.longrepr = report.lesson(item, call.excinfo, failure)
     if call.when == "call":
-        exercise = catalogue.by_id(properties["exercise"])
-        section = report.where_to_look(exercise, properties["function"], properties["target"])
+        if failure == Failure.DOES_NOT_IMPORT:
+            section = report.where_to_look_on_import(
+                exercise, properties["target"], getattr(error, "line", None)
+            )
+        else:
+            section = report.where_to_look(exercise, properties["function"], properties["target"])
         result.sections.append(("Where to look", section))
     return result
+
+
+def _remember_not_imported(item, exercise: catalogue.Exercise, line: int | None) -> None:
+    """The first import failure of a module stops the module's other tests (see the top)."""
+    key = _module_key(item)
+    known = item.config.stash[NOT_IMPORTED]
+    if key in known:
+        return
+    display_path = f"{key[0]}/{exercise.file_name}"
+    at_line = f" (line {line})" if line else ""
+    known[key] = NotImported(
+        display_path=display_path,
+        reason=f"{display_path} does not import{at_line}: see the report of {item.name}",
+        first_test=item.name,
+    )
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line per module that did not import, for the tests it stopped (their skip reasons
+    show only with -rs)."""
+    stopped = [n for n in config.stash.get(NOT_IMPORTED, {}).values() if n.skipped]
+    if stopped:
+        terminalreporter.write_sep("=", "not run")
+    for not_imported in stopped:
+        count = not_imported.skipped
+        terminalreporter.write_line(
+            f"{count} other test{'s' if count > 1 else ''} of {not_imported.display_path} "
+            f"skipped: it does not import, see the report of {not_imported.first_test} above.",
+            yellow=True,
+        )

@@ -14,22 +14,39 @@ from savedmodel_kata.results import Failure, TestResult
 
 
 def result_of(report) -> TestResult | None:
-    """The TestResult of a setup or call report of an exercise test (None for other tests)."""
+    """The TestResult of a setup or call report of an exercise test (None for other tests).
+
+    A skipped test did not pass: it is recorded as failed (not run, or the failure its skip
+    stands for, as the plugin's skip of a module that does not import), so that a skip can
+    never raise a function's share of tests passed.
+    """
     properties = dict(report.user_properties)
     if "exercise" not in properties:
         return None
     failure = properties.get("failure")
+    if report.skipped:
+        failure = failure or Failure.NOT_RUN.value
+        message = f"not run: {_skip_reason(report)}"
+    else:
+        message = report.longreprtext if report.failed else ""
     return TestResult(
         nodeid=report.nodeid,
         exercise=properties["exercise"],
         function=properties["function"],
         passed=report.passed,
         failure=Failure(failure) if failure and not report.passed else None,
-        message=report.longreprtext if report.failed else "",
+        message=message,
         hidden=bool(properties.get("hidden")),
         seconds=round(report.duration, 3),
         target=properties.get("target", "exercises"),
     )
+
+
+def _skip_reason(report) -> str:
+    # A skip's longrepr is (path, line, "Skipped: reason").
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
 
 
 class ResultRecorder:
@@ -55,9 +72,7 @@ class ResultRecorder:
             self._on_start(nodeid)
 
     def pytest_runtest_logreport(self, report) -> None:
-        if report.skipped:
-            return
-        # A test that errors in setup never runs: its setup report is its result.
+        # A test that errors or is skipped in setup never runs: its setup report is its result.
         if report.when == "call" or (report.when == "setup" and not report.passed):
             result = result_of(report)
             if result is not None:

@@ -77,6 +77,12 @@ def _location(error: BaseException, item) -> str:
 def lesson(item, excinfo, failure: Failure) -> str:
     """The short report of a failed test."""
     error, others = first_error(excinfo.value)
+    if failure == Failure.DOES_NOT_IMPORT:
+        # The same for every example and every test: Hypothesis' notes would only repeat it.
+        return (
+            f"{error}\nNo test of this exercise can run until the file imports: the others "
+            "are skipped."
+        )
     fixtures = frozenset(getattr(item, "fixturenames", ()))
     notes = _notes(error, fixtures)
     if others:
@@ -85,7 +91,6 @@ def lesson(item, excinfo, failure: Failure) -> str:
         Failure.NOT_IMPLEMENTED,
         Failure.RAISED,
         Failure.TIMED_OUT,
-        Failure.DOES_NOT_IMPORT,
         Failure.MISSING_FUNCTION,
     ):
         return f"{error}{notes}"  # the lesson already says what and where
@@ -113,3 +118,13 @@ def where_to_look(exercise: Exercise, function: str, target: str) -> str:
         look = f"{function}() in {where}"
         hint = f"kata hint {exercise.number} {function}"
     return f"{look}\nHints: `{hint}`"
+
+
+def where_to_look_on_import(exercise: Exercise, target: str, line: int | None) -> str:
+    """Where to look when the module does not import: its line, and Python's own report."""
+    where = f"{target}/{exercise.file_name}"
+    at_line = f", line {line}" if line else ""
+    return (
+        f"{where}{at_line}: the file must import before any test can run\n"
+        f"Python's own report of it: `python {where}`"
+    )
