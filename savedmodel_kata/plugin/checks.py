@@ -86,8 +86,12 @@ def accuracy_problem(
 ) -> str:
     """Why `accuracy` is not the share `expected`, from what the value itself shows
     (`elsewhere`: the score of another set of digits, that a kept answer would repeat;
-    `source`: who gave the value)."""
-    what = f"{source} {accuracy!r}; of these {expected.total} digits the model gets {expected}"
+    `source`: who gave the value). Shares are shown exact (263/286 = 0.9195804195804196):
+    a rounded one could read as the value returned."""
+    what = (
+        f"{source} {accuracy!r}; of these {expected.total} digits the model gets "
+        f"{_exact_share(expected)}"
+    )
     if not isinstance(accuracy, float):
         return (
             f"{what}, and {type(accuracy).__name__} is not a Python float: return "
@@ -95,21 +99,30 @@ def accuracy_problem(
         )
     if 1 < accuracy <= 100:
         return f"{what}: this looks like a percentage, drop the * 100 (a fraction is in [0, 1])"
-    rounded = accuracy == round(accuracy, 2) and abs(accuracy - expected.accuracy) <= 0.005
-    if rounded and 0 < accuracy < 1 and expected.total > 100:
-        return f"{what}: it looks rounded; return the exact fraction, not rounded"
+    places = _rounded_places(accuracy, expected)
+    if places is not None:
+        return (
+            f"{source} {accuracy!r}, which looks rounded to {places} "
+            f"place{'s' if places > 1 else ''}: the exact share is {_exact_share(expected)} (the "
+            f"model gets {expected.correct} of these {expected.total} digits). Return the "
+            "fraction as computed, not rounded: the tests compare counts of digits, so no "
+            "rounding is needed"
+        )
     if elsewhere is not None and Score.from_accuracy(accuracy, elsewhere.total) == elsewhere:
         return (
-            f"{what}, and {accuracy!r} is the accuracy of other digits ({elsewhere}): "
-            "every call computes its own images' accuracy, never one kept from an earlier call"
+            f"{what}, and {accuracy!r} is the accuracy of other digits "
+            f"({_exact_share(elsewhere)}): every call computes its own images' accuracy, never "
+            "one kept from an earlier call"
         )
     counted = Score.from_accuracy(accuracy, expected.total)
     if counted is None:
         return (
             f"{what}, and {accuracy!r} is not a whole number of digits out of "
-            f"{expected.total}: the fraction was taken over another number of images (one "
-            "dropped?), or per-batch accuracies were averaged over a ragged last batch. Count "
-            "the correct predictions of all the images, then divide once by their number"
+            f"{expected.total} ({accuracy!r} * {expected.total} = "
+            f"{accuracy * expected.total:.6g}): the fraction was taken over another number of "
+            "images (one dropped?), or per-batch accuracies were averaged over a ragged last "
+            "batch. Count the correct predictions of all the images, then divide once by their "
+            "number"
         )
     if counted.correct <= CHANCE * expected.total < expected.correct:
         return (
@@ -121,6 +134,26 @@ def accuracy_problem(
         f"{what}, and {accuracy!r} stands for {counted.correct} right. Is every image given "
         "counted, and are the labels in the same order as the images?"
     )
+
+
+ROUNDED_PLACES = range(1, 7)  # round(accuracy, n) for these n is recognised as rounding
+
+
+def _exact_share(score: Score) -> str:
+    """1841/2000 = 0.9205, 263/286 = 0.9195804195804196: the fraction, every digit of it."""
+    return f"{score.correct}/{score.total} = {score.accuracy!r}"
+
+
+def _rounded_places(accuracy: float, expected: Score) -> int | None:
+    """The fewest decimal places that round the exact share (in float64, or float32 as a
+    graph computes it) to `accuracy`, when rounding changed it; else None."""
+    exact = expected.accuracy
+    if not 0 < accuracy < 1 or same_count(accuracy, expected):
+        return None
+    for places in ROUNDED_PLACES:
+        if accuracy in (round(exact, places), round(float(np.float32(exact)), places)):
+            return places
+    return None
 
 
 def check_accuracy(accuracy: object, expected: Score, elsewhere: Score | None = None) -> None:

@@ -116,3 +116,37 @@ def test_keras_3_format_mistakes_point_to_the_right_call(student_file, tmp_path,
     code = student_file(f"import keras\n\ndef save(model, export_dir):\n    {body}\n")
     with pytest.raises(StudentError, match=advice):
         code.save(model, str(export_dir))
+
+
+@pytest.mark.parametrize(
+    "correct, total, places",
+    [(263, 286, 4), (1841, 2000, 2), (7425, 8000, 4), (55123, 60000, 6)],
+    ids=["286-digits-4-places", "2000-digits-2-places", "8000-digits-4-places", "60000-6-places"],
+)
+def test_a_rounded_accuracy_is_named_rounded_with_the_exact_share_beside_it(correct, total, places):
+    from savedmodel_kata.kinds.base import Score
+    from savedmodel_kata.plugin.checks import accuracy_problem, same_count
+
+    expected = Score(correct, total)
+    rounded = round(correct / total, places)
+    assert not same_count(rounded, expected)  # rounding moved it off the count
+    problem = accuracy_problem(rounded, expected)
+    assert f"looks rounded to {places} places" in problem, problem
+    assert f"the exact share is {correct}/{total} = {correct / total!r}" in problem, problem
+    assert "not a whole number" not in problem
+
+
+def test_evaluate_rounding_to_4_places_is_told_it_rounds(kata_copy):
+    # Over the 2,000 test digits round(x, 4) is exact; over 286 or 8,000 digits it is not.
+    from savedmodel_kata.runner.test_runs import run_tests
+
+    source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
+    planted = source.replace("    return float(value)", "    return round(float(value), 4)")
+    assert planted != source
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(planted)
+    recorder = run_tests(kata_copy, [EXERCISE], select="evaluate")
+    failed = [r for r in recorder.results if not r.passed]
+    assert failed, "round(value, 4) passed every test of evaluate"
+    assert all("looks rounded to 4 places" in r.message for r in failed), [
+        r.message for r in failed
+    ]
