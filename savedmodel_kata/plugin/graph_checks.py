@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from savedmodel_kata.kinds.graph import GraphModel, ops_computing
-from savedmodel_kata.plugin.checks import initial_values_problem, parameter_report
+from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.kinds.graph import GraphModel, one_hot, ops_computing
+from savedmodel_kata.plugin.checks import (
+    EXPECTED_VARIABLE_SHAPES,
+    initial_values_problem,
+    parameter_report,
+    same_count,
+)
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 
@@ -70,10 +76,28 @@ def check_logits_for_batch(model: GraphModel, batch_size: int) -> None:
 
 def check_parameters(model: GraphModel) -> None:
     variables = model.variables(trainable_only=True)
-    problem = parameter_report(
-        [tuple(v.shape.as_list()) for v in variables], [v.name for v in variables]
+    shapes = [tuple(v.shape.as_list()) for v in variables]
+    problem = parameter_report(shapes, [v.name for v in variables])
+    assert problem is None, f"create_model: {problem}" + transposed_kernels(variables, shapes)
+
+
+def transposed_kernels(variables, shapes: list[tuple]) -> str:
+    """A hint naming the kernels stored the other way round ([units, inputs]), if any."""
+    transposed = [
+        f"{v.name} is {list(shape)}, the tutorial's {list(shape[::-1])} transposed"
+        for v, shape in zip(variables, shapes, strict=True)
+        if len(shape) == 2
+        and shape not in EXPECTED_VARIABLE_SHAPES
+        and shape[::-1] in EXPECTED_VARIABLE_SHAPES
+    ]
+    if not transposed:
+        return ""
+    return (
+        "\n" + "; ".join(transposed) + ": a kernel stored transposed (used with transpose_b) "
+        "computes the same, but keep the tutorial's layout, [inputs, units] for a dense kernel: "
+        "the harness sets and reads weights by shape, to start your model where the reference "
+        "starts."
     )
-    assert problem is None, f"create_model: {problem}"
 
 
 def check_initial_values(model: GraphModel) -> None:
@@ -113,4 +137,59 @@ def check_tensors_of_the_session(loaded, keys: set[str]) -> None:
         assert getattr(value, "graph", None) is loaded.session.graph, (
             f"tensors[{key!r}] belongs to another graph: load into the session you were given "
             "and look tensors up in sess.graph, every call (never keep them from an earlier one)"
+        )
+
+
+def check_accuracy_of_each_run(run_accuracy, probabilities, images, labels, where: str) -> None:
+    """An export's accuracy, run on batches of other sizes one after the other on one load,
+    gives each batch its own share: catches a running metric (its totals carry over from run to
+    run) and a fixed divisor (the test set's size), which one run on every test digit cannot.
+
+    `run_accuracy(images, one_hot_labels)` runs the exported accuracy; `probabilities` are the
+    trained model's on `images`; `where` says how the export was loaded."""
+    earlier = Score(0, 0)
+    # Every 7th digit, then the first 100: two sizes, neither the test set's.
+    for rows in (np.arange(0, len(labels), 7), np.arange(100)):
+        expected = Score(int(np.sum(np.argmax(probabilities[rows], 1) == labels[rows])), len(rows))
+        value = float(np.asarray(run_accuracy(images[rows], one_hot(labels[rows]))))
+        running = Score(earlier.correct + expected.correct, earlier.total + expected.total)
+        what = (
+            f"{where}, 'accuracy' on {len(rows)} digits is {value!r}; the model gets {expected} "
+            "of them right"
+        )
+        fix = (
+            "Export the `acc` you were given: it computes the accuracy of the digits fed in each "
+            "run, which a server feeds in batches of any size, again and again on one load."
+        )
+        if earlier.total and same_count(value, running):
+            pytest.fail(
+                f"{what}. That is the running accuracy of this run and the earlier one "
+                f"({running}): the exported accuracy keeps totals between runs, as a streaming "
+                f"metric (tf.compat.v1.metrics.accuracy's local variables) does. {fix}",
+                pytrace=False,
+            )
+        if same_count(value, Score(expected.correct, len(labels))):
+            pytest.fail(
+                f"{what}. It is {expected.correct}/{len(labels)}: divided by {len(labels)}, the "
+                f"test set's size, not by the number of digits fed. {fix}",
+                pytrace=False,
+            )
+        assert same_count(value, expected), f"{what}. {fix}"
+        earlier = running
+
+
+def check_not_a_running_accuracy(first, few, probabilities, labels) -> None:
+    """Fail, naming the cause, if `few` (evaluate on the first 100 digits, called after `first`
+    on all of them, on one load) is the running accuracy of both calls."""
+    total = Score(int(np.sum(np.argmax(probabilities, 1) == labels)), len(labels))
+    own = Score(int(np.sum(np.argmax(probabilities[:100], 1) == labels[:100])), 100)
+    running = Score(total.correct + own.correct, total.total + own.total)
+    if same_count(first, total) and same_count(few, running) and not same_count(few, own):
+        pytest.fail(
+            f"evaluate gave {few!r} for the first 100 digits, called after all {len(labels)} on "
+            f"the same loaded model: the running accuracy of this call and the one before "
+            f"({running}), not this call's own ({own}). Something carries over between calls (a "
+            "streaming metric such as tf.compat.v1.metrics.accuracy, counts kept from call to "
+            "call): compute each call's accuracy from its own images and labels.",
+            pytrace=False,
         )
