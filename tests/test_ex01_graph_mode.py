@@ -15,6 +15,7 @@ import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
+from savedmodel_kata.errors import StudentError
 from savedmodel_kata.kinds.graph import TUTORIAL_TENSOR_NAMES, build, one_hot
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin import graph_checks
@@ -34,7 +35,10 @@ from savedmodel_kata.plugin.checks import (
     opened,
     read_saved_model,
     same_count,
+    saved_model_file,
 )
+from savedmodel_kata.plugin.fresh_process import relocate
+from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -109,7 +113,7 @@ def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
 def test_save_writes_a_savedmodel_folder(student_export):
     export_dir = student_export().directory
     held = sorted(p.name for p in export_dir.iterdir()) if export_dir.is_dir() else "nothing"
-    assert (export_dir / "saved_model.pb").is_file(), (
+    assert saved_model_file(export_dir) is not None, (
         f"save wrote no saved_model.pb into {export_dir}: write the SavedModel into export_dir "
         f"itself (it holds {held})"
     )
@@ -234,6 +238,78 @@ def test_save_export_reloaded_elsewhere_gives_the_same_accuracy(
     )
 
 
+# Other names than the tutorial's, for the tensors the harness passes to save().
+OTHER_TENSOR_NAMES = {
+    "input": "features",
+    "output": "labels",
+    "prediction": "probabilities",
+    "accuracy": "score",
+}
+
+
+@pytest.mark.function("save")
+def test_save_exports_the_tensors_it_is_given_whatever_their_names(
+    kind, student, reference, trained_snapshot, fresh_process, mnist, new_export_dir
+):
+    # Every other export under test names its tensors as the tutorial does: a save that looks
+    # them up by those names, ignoring its arguments, is caught only here.
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    with opened(kind, build(reference.create_model, names=OTHER_TENSOR_NAMES)) as model:
+        kind.restore(model, trained_snapshot)
+        expected = kind.predict(model, images)
+        score = kind.score(model, images, labels)
+        try:
+            written = kind.export(student.save, model, new_export_dir())
+        except StudentError as error:
+            if error.failure == Failure.NOT_IMPLEMENTED:
+                raise
+            pytest.fail(
+                f"with the model's tensors named {OTHER_TENSOR_NAMES}, save failed. Map each key "
+                "to the tensor save() was given (x, y, y_pred, acc); never look tensors up by "
+                f"the tutorial's names ('myInput:0', ...).\n{error}",
+                pytrace=False,
+            )
+    directory = relocate(written, new_export_dir()).directory
+    feeds = {"input": images, "output": one_hot(labels)}
+    outputs = fresh_process.run(directory, "tf1", SIGNATURE_KEY, feeds, ["prediction", "accuracy"])
+    where = f"with the model's tensors named {OTHER_TENSOR_NAMES}, your export, reloaded elsewhere,"
+    fix = (
+        "Map each key to the tensor save() was given (x, y, y_pred, acc); never look tensors up "
+        "by the tutorial's names."
+    )
+    worst = float(np.max(np.abs(outputs["prediction"] - expected)))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"{where} predicts other probabilities (by up to {worst:.3g}). {fix}"
+    )
+    accuracy = float(outputs["accuracy"])
+    assert same_count(accuracy, score), (
+        f"{where} gives an 'accuracy' of {accuracy!r} on {score.total} digits; the model gets "
+        f"{score}. {fix}"
+    )
+
+
+@pytest.mark.function("save")
+def test_save_accuracy_answers_each_run_for_its_own_digits(
+    kind, reference, student_export, before_save, mnist
+):
+    # One load, two runs of other sizes: what one run on all 2,000 digits cannot show.
+    directory = student_export().directory
+    with loaded_with(kind, reference.load_signature_tensors, directory, SIGNATURE_KEY) as loaded:
+        tensors, session = loaded.value, loaded.session
+
+        def run_accuracy(images, one_hot_labels):
+            feed = {tensors["input"]: images, tensors["output"]: one_hot_labels}
+            return session.run(tensors["accuracy"], feed)
+
+        graph_checks.check_accuracy_of_each_run(
+            run_accuracy,
+            before_save.probabilities,
+            mnist.test_images,
+            mnist.test_labels,
+            "reloaded into one session",
+        )
+
+
 # --- load_signature_tensors --------------------------------------------------
 
 
@@ -269,16 +345,46 @@ def test_load_signature_tensors_returns_the_four_signature_tensors(kind, student
 
 @pytest.mark.function("load_signature_tensors")
 def test_load_signature_tensors_maps_each_key_to_its_signature_tensor(
-    kind, student, reference_export
+    kind, student, reference_export, before_save, mnist
 ):
+    # Compared by what each tensor is and computes, not by name: a loader may import the graph
+    # under a name scope (loader.load(..., import_scope=...)), which renames every tensor.
     directory = reference_export.directory
     signature = read_saved_model(directory).meta_graphs[0].signature_def[SIGNATURE_KEY]
-    expected = {key: info.name for key, info in {**signature.inputs, **signature.outputs}.items()}
+    named = {key: info.name for key, info in {**signature.inputs, **signature.outputs}.items()}
+    lesson = (
+        f"The signature maps {named}: read each tensor's name from "
+        "signature_def['serving_default'].inputs / .outputs."
+    )
+    images, labels = mnist.test_images, mnist.test_labels
     with loaded_with(kind, student.load_signature_tensors, directory, SIGNATURE_KEY) as loaded:
-        found = {key: getattr(value, "name", repr(value)) for key, value in loaded.value.items()}
-    assert found == expected, (
-        f"load_signature_tensors mapped {found}; the signature says {expected}. "
-        "Read each tensor's name from signature_def['serving_default'].inputs / .outputs."
+        graph_checks.check_tensors_of_the_session(loaded, INPUT_KEYS | OUTPUT_KEYS)
+        tensors = loaded.value
+        for key in ("input", "output"):  # the signature's are the placeholders x and y
+            assert tensors[key].op.type == "Placeholder", (
+                f"tensors[{key!r}] is {tensors[key].name}, computed by a {tensors[key].op.type} "
+                f"op; the signature's {key!r} is a placeholder you feed. {lesson}"
+            )
+        feed = {tensors["input"]: images, tensors["output"]: one_hot(labels)}
+        try:
+            probabilities, accuracy = loaded.session.run(
+                [tensors["prediction"], tensors["accuracy"]], feed
+            )
+        except (tf.errors.OpError, ValueError) as error:
+            pytest.fail(
+                "feeding your 'input' the images and your 'output' the one-hot labels, your "
+                f"'prediction' and 'accuracy' cannot be computed: {str(error).splitlines()[0]}\n"
+                + lesson,
+                pytrace=False,
+            )
+    right = (
+        np.shape(probabilities) == np.shape(before_save.probabilities)
+        and np.max(np.abs(probabilities - before_save.probabilities)) <= PROBABILITY_TOLERANCE
+    )
+    assert right and same_count(float(accuracy), before_save.score), (
+        f"through your tensors, 'prediction' gives values shaped {np.shape(probabilities)} "
+        f"(expected the trained model's probabilities, {np.shape(before_save.probabilities)}) and "
+        f"'accuracy' gives {float(np.mean(accuracy))!r} (expected {before_save.score}). {lesson}"
     )
 
 
@@ -372,6 +478,7 @@ def test_evaluate_answers_each_call_for_its_own_digits(
     first = kind.evaluate(student.evaluate, loaded, images, labels)
     few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
     again = kind.evaluate(student.evaluate, loaded, images, labels)
+    graph_checks.check_not_a_running_accuracy(first, few, before_save.probabilities, labels)
     check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
     assert first == again, (
         f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
@@ -498,6 +605,70 @@ MISTAKES = [
             '    hidden = _conv_block("conv2", hidden, size=3, filters=16)'
         ),
         "not in a tf.Graph() of your own",
+    ),
+    Mistake(
+        "create_model",
+        "glorot normal's deviation as the uniform's bound",
+        (
+            "            initializer=v1.glorot_uniform_initializer(),\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer'
+            "())\n"
+            '    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") '
+            "+ bias)\n"
+            '    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")\n'
+            "\n"
+            "\n"
+            "def _dense(name, inputs, units, activation=None):\n"
+            "    with v1.variable_scope(name):\n"
+            "        kernel = v1.get_variable(\n"
+            '            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )"
+        ),
+        (
+            "            initializer=_glorot(size * size * inputs.shape[-1], size * size * filt"
+            "ers),\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer'
+            "())\n"
+            '    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") '
+            "+ bias)\n"
+            '    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")\n'
+            "\n"
+            "\n"
+            "def _glorot(fan_in, fan_out):\n"
+            "    limit = np.sqrt(2 / (fan_in + fan_out))\n"
+            "    return v1.random_uniform_initializer(-limit, limit)\n"
+            "\n"
+            "\n"
+            "def _dense(name, inputs, units, activation=None):\n"
+            "    with v1.variable_scope(name):\n"
+            "        kernel = v1.get_variable(\n"
+            '            "kernel", [inputs.shape[-1], units], initializer=_glorot(inputs.shape[-1'
+            "], units)\n"
+            "        )"
+        ),
+        "is glorot normal's deviation, not a uniform's bound",
+    ),
+    Mistake(
+        "create_model",
+        "dense kernels stored transposed",
+        (
+            '            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())\n'
+            "    outputs = tf.matmul(inputs, kernel) + bias"
+        ),
+        (
+            '            "kernel", [units, inputs.shape[-1]], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())\n'
+            "    outputs = tf.matmul(inputs, kernel, transpose_b=True) + bias"
+        ),
+        "keep the tutorial's layout, [inputs, units] for a dense kernel",
     ),
     Mistake(
         "save",
@@ -635,6 +806,51 @@ MISTAKES = [
             "    builder.save()"
         ),
         "expected 'tensorflow/serving/predict'",
+    ),
+    Mistake(
+        "save",
+        "tensors looked up by the tutorial's names",
+        "    v1.saved_model.simple_save(",
+        (
+            '    names = ("myInput:0", "myOutput:0", "myPrediction:0", "myAccuracy:0")\n'
+            "    x, y, y_pred, acc = (sess.graph.get_tensor_by_name(name) for name in names)\n"
+            "    v1.saved_model.simple_save("
+        ),
+        "never look tensors up by the tutorial's names",
+    ),
+    Mistake(
+        "save",
+        "a streaming metric as the exported accuracy",
+        (
+            "    v1.saved_model.simple_save(\n"
+            "        sess,\n"
+            "        export_dir,\n"
+            '        inputs={"input": x},\n'
+            '        outputs={"output": y, "prediction": y_pred, "accuracy": acc},\n'
+            "    )"
+        ),
+        (
+            "    _, running_accuracy = v1.metrics.accuracy(tf.argmax(y, 1), tf.argmax(y_pred, 1))\n"
+            "    v1.saved_model.simple_save(\n"
+            "        sess,\n"
+            "        export_dir,\n"
+            '        inputs={"input": x},\n'
+            '        outputs={"output": y, "prediction": y_pred, "accuracy": running_accuracy},\n'
+            "        legacy_init_op=v1.local_variables_initializer(),\n"
+            "    )"
+        ),
+        "the running accuracy of this run and the earlier one",
+    ),
+    Mistake(
+        "save",
+        "accuracy divided by the test set's size",
+        "    v1.saved_model.simple_save(",
+        (
+            "    correct = tf.cast(tf.equal(tf.argmax(y, 1), tf.argmax(y_pred, 1)), tf.float32)\n"
+            "    acc = tf.reduce_sum(correct) / 2000\n"
+            "    v1.saved_model.simple_save("
+        ),
+        "the test set's size, not by the number of digits fed",
     ),
     Mistake(
         "load_signature_tensors",
@@ -862,6 +1078,29 @@ MISTAKES = [
         ),
         "averaged over a ragged last batch",
     ),
+    Mistake(
+        "evaluate",
+        "a running accuracy per loaded model",
+        (
+            "    value = sess.run(\n"
+            '        tensors["accuracy"], feed_dict={tensors["input"]: images, tensors["output"]:'
+            " one_hot_labels}\n"
+            "    )"
+        ),
+        (
+            '    if getattr(evaluate, "session", None) is not sess:\n'
+            "        _, evaluate.update = v1.metrics.accuracy(\n"
+            '            tf.argmax(tensors["output"], 1), tf.argmax(tensors["prediction"], 1)\n'
+            "        )\n"
+            "        sess.run(v1.local_variables_initializer())\n"
+            "        evaluate.session = sess\n"
+            "    value = sess.run(\n"
+            '        evaluate.update, feed_dict={tensors["input"]: images, tensors["output"]: one'
+            "_hot_labels}\n"
+            "    )"
+        ),
+        "the running accuracy of this call and the one before",
+    ),
 ]
 
 ALTERNATIVES = [
@@ -1011,6 +1250,27 @@ ALTERNATIVES = [
             "    for key, info in endpoints.items():\n"
             "        result[key] = sess.graph.as_graph_element(info.name)\n"
             "    return result"
+        ),
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "graph imported under a name scope",
+        (
+            "    meta_graph = v1.saved_model.loader.load(sess, [SERVE_TAG], export_dir)\n"
+            "    signature = meta_graph.signature_def[SIGNATURE_KEY]\n"
+            "    endpoints = {**signature.inputs, **signature.outputs}\n"
+            "    return {key: sess.graph.get_tensor_by_name(info.name) for key, info in endpoints"
+            ".items()}"
+        ),
+        (
+            "    meta_graph = v1.saved_model.loader.load(\n"
+            '        sess, [SERVE_TAG], export_dir, import_scope="served"\n'
+            "    )\n"
+            "    signature = meta_graph.signature_def[SIGNATURE_KEY]\n"
+            "    endpoints = {**signature.inputs, **signature.outputs}\n"
+            "    graph = sess.graph\n"
+            '    return {key: graph.get_tensor_by_name("served/" + info.name) for key, info in end'
+            "points.items()}"
         ),
     ),
     Alternative(
