@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 from savedmodel_kata import catalogue, results
 from savedmodel_kata.results import Failure, State, TestResult
@@ -10,6 +12,7 @@ from savedmodel_kata.runner import cli
 from savedmodel_kata.runner.reset import BACKUP_FOLDER
 from savedmodel_kata.runner.watch import check_once
 
+ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = catalogue.by_number(1)
 
 
@@ -126,3 +129,29 @@ def test_solution_wraps_long_lines_instead_of_cutting_them(kata_copy, capsys):
         console.width = width
     shown = " ".join(line.split("│", 1)[-1].strip() for line in captured.get().splitlines())
     assert " ".join(longest.split()) in " ".join(shown.split()), "a long line was cut"
+
+
+POOLING = re.compile(r"max[-_ ]?pool|MaxPooling", re.I)
+
+
+def test_hints_that_mention_pooling_give_the_references_pool_padding():
+    # The tutorial's pools are 2x2, stride 2, 'VALID' (28 -> 14 -> 7 -> 3, flattened to 36
+    # values); its convolutions are 'SAME'. A hint that names only 'SAME' reads as if the pools
+    # were 'SAME' too (7 -> 4, 64 values), so a hint about padding and pooling names the pools'.
+    pool_paddings = {
+        padding
+        for exercise in catalogue.exercises()
+        for padding in re.findall(
+            r"max_pool2d\([^)]*padding=\"(\w+)\"",
+            (ROOT / "solutions" / exercise.file_name).read_text(),
+        )
+    }
+    assert pool_paddings == {"VALID"}, pool_paddings
+    for exercise in catalogue.exercises():
+        for function in exercise.functions:
+            for hint in function.hints:
+                if POOLING.search(hint) and "padding" in hint:
+                    assert re.search(r"'VALID'|'valid'", hint), (
+                        f"exercise {exercise.number} {function.name}: a hint about padding and "
+                        f"pooling does not give the pools' padding: {hint}"
+                    )
