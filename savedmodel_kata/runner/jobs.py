@@ -17,6 +17,7 @@ once the new one is written.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import tempfile
 from argparse import SUPPRESS
@@ -48,6 +49,29 @@ IMAGES_SHOWN = 10
 
 def default_export_dir(exercise: catalogue.Exercise) -> Path:
     return Path(EXPORT_FOLDER) / exercise.id
+
+
+def command_line(
+    command: str,
+    exercise: catalogue.Exercise,
+    target: str,
+    export_dir: Path,
+    data_options: tuple[str, ...] = (),
+) -> str:
+    """`kata train` or `kata load` with the options that choose the same export: the exercise,
+    the target unless the default, the folder unless the exercise's default, and the data."""
+    words = ["kata", command, "--exercise", str(exercise.number)]
+    if target != "exercises":
+        words += ["--target", target]
+    if Path(export_dir) != default_export_dir(exercise):
+        words += ["--export-dir", str(export_dir)]
+    return shlex.join([*words, *data_options])
+
+
+def _data_options(args) -> tuple[str, ...]:
+    """The data options given on the command line: `load` compares on the same digits."""
+    options = ("--source", args.source), ("--idx-dir", args.idx_dir)
+    return tuple(word for name, value in options if value for word in (name, str(value)))
 
 
 # --- arguments -------------------------------------------------------------------
@@ -119,9 +143,10 @@ def run(args) -> int:
             epochs=args.epochs,
             overwrite=args.overwrite,
             use_cache=args.cache,
+            data_options=_data_options(args),
         )
         return 0
-    record = load_and_check(code, data, export_dir)
+    record = load_and_check(code, data, export_dir, data_options=_data_options(args))
     return 1 if record["matches_training"] is False else 0
 
 
@@ -136,9 +161,11 @@ def train_and_export(
     epochs: int = EPOCHS,
     overwrite: bool = False,
     use_cache: bool = False,
+    data_options: tuple[str, ...] = (),
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train `code.create_model` with the tutorial's loop, export it with `code.save`.
+    """Train `code.create_model` with the tutorial's loop, export it with `code.save`
+    (`data_options`: the command line's, repeated in the `kata load` it suggests).
 
     The export is written into a new folder beside `export_dir` and moved into
     place only once it is complete: a failed run never costs the last good export.
@@ -187,10 +214,8 @@ def train_and_export(
     finally:
         kind.close(trained.model)
         shutil.rmtree(staging, ignore_errors=True)
-    log(
-        f"\nSaved the model to {export_dir}/; `kata load --exercise {code.exercise.number}` "
-        "reloads it."
-    )
+    load = command_line("load", code.exercise, code.target, export_dir, data_options)
+    log(f"\nSaved the model to {export_dir}/; `{load}` reloads it.")
     return record
 
 
@@ -213,7 +238,12 @@ def _check_replaceable(export_dir: Path, overwrite: bool) -> None:
 
 
 def load_and_check(
-    code: StudentCode, data, export_dir: Path, *, log: Callable[[str], None] = print
+    code: StudentCode,
+    data,
+    export_dir: Path,
+    *,
+    data_options: tuple[str, ...] = (),
+    log: Callable[[str], None] = print,
 ) -> dict:
     """Reload `export_dir` with `code.load_signature_tensors`; report predictions and accuracies.
 
@@ -221,14 +251,16 @@ def load_and_check(
     epoch's (the same counts of digits), None when the export has no record.
     """
     export_dir = Path(export_dir)
-    check_export_dir(export_dir)
+    train = command_line("train", code.exercise, code.target, export_dir, data_options)
+    check_export_dir(export_dir, train=train)
     recorded = _read_record(export_dir)
     if recorded and recorded.get("exercise") not in (None, code.exercise.id):
         owner = catalogue.by_id(recorded["exercise"])
+        load = command_line("load", owner, code.target, export_dir, data_options)
         raise JobError(
             f"{export_dir} holds exercise {owner.number}'s export (written by "
             f"{recorded.get('code', 'its code')}), not exercise {code.exercise.number}'s: "
-            f"`kata load --exercise {owner.number} --export-dir {export_dir}` reloads it."
+            f"`{load}` reloads it."
         )
     kind = kinds.for_exercise(code.exercise)
     log("Testing")
@@ -303,8 +335,9 @@ def _read_record(export_dir: Path) -> dict | None:
         return None
 
 
-def check_export_dir(export_dir: Path, tag: str = "serve") -> None:
-    """JobError naming the problem unless `export_dir` holds a readable SavedModel tagged `tag`."""
+def check_export_dir(export_dir: Path, tag: str = "serve", train: str = "kata train") -> None:
+    """JobError naming the problem unless `export_dir` holds a readable SavedModel tagged `tag`
+    (`train`: the command that writes it, as the messages suggest it)."""
     from savedmodel_kata.tensorflow_setup import import_tensorflow
 
     import_tensorflow()  # quietly, before its protobuf modules pull it in with its start-up noise
@@ -312,7 +345,7 @@ def check_export_dir(export_dir: Path, tag: str = "serve") -> None:
     from tensorflow.core.protobuf import saved_model_pb2
 
     if not export_dir.exists():
-        raise JobError(f"{export_dir} does not exist: run `kata train` first, or pass --export-dir")
+        raise JobError(f"{export_dir} does not exist: run `{train}` first, or pass --export-dir")
     if not export_dir.is_dir():
         raise JobError(f"{export_dir} is a file, not a SavedModel folder")
     proto_file = export_dir / "saved_model.pb"
@@ -320,14 +353,14 @@ def check_export_dir(export_dir: Path, tag: str = "serve") -> None:
         raise JobError(
             f"{export_dir} holds no saved_model.pb, so it is not a SavedModel "
             f"(it has: {', '.join(sorted(p.name for p in export_dir.iterdir())) or 'nothing'}). "
-            "Export again with `kata train --overwrite`."
+            f"Export again with `{train} --overwrite`."
         )
     proto = saved_model_pb2.SavedModel()
     try:
         proto.ParseFromString(proto_file.read_bytes())
     except DecodeError as error:
         raise JobError(
-            f"{proto_file} is damaged ({error}). Export again with `kata train --overwrite`."
+            f"{proto_file} is damaged ({error}). Export again with `{train} --overwrite`."
         ) from None
     tag_sets = [sorted(meta_graph.meta_info_def.tags) for meta_graph in proto.meta_graphs]
     if not any(tag in tags for tags in tag_sets):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,10 @@ def test_overwrite_never_deletes_a_folder_holding_other_files(reference_code, sm
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda path: None, "does not exist: run `kata train` first"),
+        (
+            lambda path: None,
+            r"does not exist: run `kata train --exercise 1 --target solutions --export-dir \S+` ",
+        ),
         (lambda path: path.write_text("x"), "is a file, not a SavedModel folder"),
         (lambda path: path.mkdir(), "holds no saved_model.pb"),
         (
@@ -209,3 +213,25 @@ def test_what_the_kata_writes_is_ignored_by_git():
         ["git", "check-ignore", *written], cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
     assert sorted(ignored) == sorted(written)
+
+
+@pytest.mark.parametrize("export_dir", [None, "elsewhere/model"], ids=["default-dir", "given-dir"])
+def test_train_suggests_the_load_that_reloads_what_it_wrote(kata_copy, capsys, export_dir):
+    import shlex
+
+    chosen = ["--export-dir", export_dir] if export_dir else []
+    train = ["train", "--target", "solutions", "--exercise", "1", "--epochs", "0", *chosen]
+    assert cli.main(train) == 0
+    suggested = re.search(r"`(kata load [^`]*)` reloads it", capsys.readouterr().out).group(1)
+    assert "--target solutions" in suggested and "--exercise 1" in suggested
+    assert ("--export-dir" in suggested) == bool(export_dir)
+    # The suggestion, run as given, reloads this export and finds the training's accuracies.
+    assert cli.main(shlex.split(suggested)[1:]) == 0
+    assert "nothing was lost on the way to disk" in capsys.readouterr().out
+
+
+def test_load_of_a_missing_export_suggests_the_train_that_writes_it(kata_copy, capsys):
+    assert cli.main(["load", "--target", "solutions", "--export-dir", "nowhere"]) == 1
+    assert "run `kata train --exercise 1 --target solutions --export-dir nowhere` first" in (
+        capsys.readouterr().err
+    )
