@@ -66,8 +66,10 @@ def create_model(x):
 
     Bring your exercise 1 version: the same layers and no others, the same
     2,830 parameters (glorot uniform kernels, zero biases, made with
-    tf.compat.v1.get_variable), 'VALID' pools, no softmax, the batch
-    dimension left open, every op built from `x` in the graph it belongs to.
+    tf.compat.v1.get_variable), each kernel in the tutorial's layout ([in,
+    out] for a dense one, not transposed: the harness sets and reads weights
+    by shape), 'VALID' pools, no softmax, the batch dimension left open,
+    every op built from `x` in the graph it belongs to.
     """
     hidden = _conv_block("conv1", x, size=3, filters=8)
     hidden = _conv_block("conv2", hidden, size=3, filters=16)

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import import_exercise
-from savedmodel_kata.kinds.graph import one_hot
+from savedmodel_kata.errors import StudentError
+from savedmodel_kata.kinds.graph import build, one_hot
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
@@ -34,10 +35,14 @@ from savedmodel_kata.plugin.checks import (
     examples,
     key_id,
     loaded_with,
+    opened,
     read_saved_model,
     same_count,
+    saved_model_file,
     shape_of,
 )
+from savedmodel_kata.plugin.fresh_process import relocate
+from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -66,14 +71,16 @@ def tutorial_export(kata_root, kind, trained_copy, new_export_dir):
     return kind.export(tutorial.save, trained_copy(), new_export_dir())
 
 
-def tf2_output(export_dir, key, output, **inputs):
+def tf2_loaded(export_dir, key):
+    """The export loaded by tf.saved_model.load (kept: its signatures read its variables),
+    failing if it has no signature `key`."""
     loaded = tf.saved_model.load(str(export_dir))
     if key not in loaded.signatures:
         pytest.fail(
             f"the export has no signature {key!r} (it has {sorted(loaded.signatures)})",
             pytrace=False,
         )
-    return loaded.signatures[key](**{k: tf.constant(v) for k, v in inputs.items()})[output].numpy()
+    return loaded
 
 
 # --- create_model ------------------------------------------------------------
@@ -115,7 +122,7 @@ def test_create_model_computes_the_tutorials_function(kind, student, before_save
 def test_save_writes_a_savedmodel_folder(student_export):
     export_dir = student_export().directory
     held = sorted(p.name for p in export_dir.iterdir()) if export_dir.is_dir() else "nothing"
-    assert (export_dir / "saved_model.pb").is_file(), (
+    assert saved_model_file(export_dir) is not None, (
         f"save wrote no saved_model.pb into export_dir (it holds {held}): add the meta graph "
         "and variables to a Builder for export_dir, then call builder.save(), which writes the "
         "files"
@@ -208,6 +215,89 @@ def test_save_exports_the_trained_weights(student_export, reference_trained, tra
             f"the exported {key!r} differs from the trained value: do not initialise anything "
             "in save(), and export the session you were given"
         )
+
+
+# Other names than the tutorial's, for the tensors the harness passes to save().
+OTHER_TENSOR_NAMES = {
+    "input": "features",
+    "output": "labels",
+    "prediction": "probabilities",
+    "accuracy": "score",
+}
+
+
+@pytest.mark.function("save")
+def test_save_exports_the_tensors_it_is_given_whatever_their_names(
+    kind, student, reference, trained_snapshot, fresh_process, mnist, new_export_dir
+):
+    # Every other export under test names its tensors as the tutorial does: a save that looks
+    # them up by those names, ignoring its arguments, is caught only here.
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    with opened(kind, build(reference.create_model, names=OTHER_TENSOR_NAMES)) as model:
+        kind.restore(model, trained_snapshot)
+        expected = kind.predict(model, images)
+        score = kind.score(model, images, labels)
+        try:
+            written = kind.export(student.save, model, new_export_dir())
+        except StudentError as error:
+            if error.failure == Failure.NOT_IMPLEMENTED:
+                raise
+            pytest.fail(
+                f"with the model's tensors named {OTHER_TENSOR_NAMES}, save failed. Map each key "
+                "to the tensor save() was given (x, y, y_pred, acc); never look tensors up by "
+                f"the tutorial's names ('myInput:0', ...).\n{error}",
+                pytrace=False,
+            )
+    directory = relocate(written, new_export_dir()).directory
+    fix = (
+        "Map each key to the tensor save() was given (x, y, y_pred, acc); never look tensors up "
+        "by the tutorial's names."
+    )
+    for api, world in (("tf2", "tf.saved_model.load"), ("tf1", "a TF1 session")):
+        where = f"with the model's tensors named {OTHER_TENSOR_NAMES}, reloaded through {world},"
+        served = fresh_process.run(
+            directory, api, "serving_default", {"input": images}, ["prediction"]
+        )
+        worst = float(np.max(np.abs(served["prediction"] - expected)))
+        assert worst <= PROBABILITY_TOLERANCE, (
+            f"{where} your export predicts other probabilities (by up to {worst:.3g}). {fix}"
+        )
+        feeds = {"input": images, "label": one_hot(labels)}
+        evaluated = fresh_process.run(directory, api, "evaluate", feeds, ["accuracy"])
+        accuracy = float(evaluated["accuracy"])
+        assert same_count(accuracy, score), (
+            f"{where} your export's 'accuracy' on {score.total} digits is {accuracy!r}; the model "
+            f"gets {score}. {fix}"
+        )
+
+
+@pytest.mark.function("save")
+@pytest.mark.parametrize("world", ["tf2", "tf1"])
+def test_save_accuracy_answers_each_run_for_its_own_digits(
+    reference, student_export, before_save, mnist, world
+):
+    # One load, two runs of other sizes: what one run on all 2,000 digits cannot show.
+    directory = student_export().directory
+    check = graph_checks.check_accuracy_of_each_run
+    data = (before_save.probabilities, mnist.test_images, mnist.test_labels)
+    if world == "tf2":
+        loaded = tf2_loaded(directory, "evaluate")
+
+        def run_accuracy(images, one_hot_labels):
+            inputs = {"input": tf.constant(images), "label": tf.constant(one_hot_labels)}
+            return loaded.signatures["evaluate"](**inputs)["accuracy"].numpy()
+
+        check(run_accuracy, *data, "loaded once by tf.saved_model.load")
+        return
+    loader = in_session(reference.load_signature_tensors, "evaluate")
+    with loaded_with(SESSION_KIND, loader, directory, "evaluate") as loaded:
+        tensors, session = loaded.value, loaded.session
+
+        def run_accuracy(images, one_hot_labels):
+            feed = {tensors["input"]: images, tensors["label"]: one_hot_labels}
+            return session.run(tensors["accuracy"], feed)
+
+        check(run_accuracy, *data, "loaded once into a TF1 session")
 
 
 # --- load_signature_tensors --------------------------------------------------
@@ -410,6 +500,7 @@ def test_evaluate_answers_each_call_for_its_own_digits(
     first = kind.evaluate(student.evaluate, loaded, images, labels)
     few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
     again = kind.evaluate(student.evaluate, loaded, images, labels)
+    graph_checks.check_not_a_running_accuracy(first, few, before_save.probabilities, labels)
     check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
     assert first == again, (
         f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
@@ -505,6 +596,70 @@ MISTAKES = [
             "    hidden = tf.nn.dropout(hidden, rate=0.5)"
         ),
         "no other layers (no dropout)",
+    ),
+    Mistake(
+        "create_model",
+        "glorot normal's deviation as the uniform's bound",
+        (
+            "            initializer=v1.glorot_uniform_initializer(),\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer'
+            "())\n"
+            '    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") '
+            "+ bias)\n"
+            '    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")\n'
+            "\n"
+            "\n"
+            "def _dense(name, inputs, units, activation=None):\n"
+            "    with v1.variable_scope(name):\n"
+            "        kernel = v1.get_variable(\n"
+            '            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )"
+        ),
+        (
+            "            initializer=_glorot(size * size * inputs.shape[-1], size * size * filt"
+            "ers),\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [filters], initializer=v1.zeros_initializer'
+            "())\n"
+            '    activation = tf.nn.relu(tf.nn.conv2d(inputs, kernel, strides=1, padding="SAME") '
+            "+ bias)\n"
+            '    return tf.nn.max_pool2d(activation, ksize=2, strides=2, padding="VALID")\n'
+            "\n"
+            "\n"
+            "def _glorot(fan_in, fan_out):\n"
+            "    limit = np.sqrt(2 / (fan_in + fan_out))\n"
+            "    return v1.random_uniform_initializer(-limit, limit)\n"
+            "\n"
+            "\n"
+            "def _dense(name, inputs, units, activation=None):\n"
+            "    with v1.variable_scope(name):\n"
+            "        kernel = v1.get_variable(\n"
+            '            "kernel", [inputs.shape[-1], units], initializer=_glorot(inputs.shape[-1'
+            "], units)\n"
+            "        )"
+        ),
+        "is glorot normal's deviation, not a uniform's bound",
+    ),
+    Mistake(
+        "create_model",
+        "dense kernels stored transposed",
+        (
+            '            "kernel", [inputs.shape[-1], units], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())\n'
+            "    outputs = tf.matmul(inputs, kernel) + bias"
+        ),
+        (
+            '            "kernel", [units, inputs.shape[-1]], initializer=v1.glorot_uniform_initi'
+            "alizer()\n"
+            "        )\n"
+            '        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())\n'
+            "    outputs = tf.matmul(inputs, kernel, transpose_b=True) + bias"
+        ),
+        "keep the tutorial's layout, [inputs, units] for a dense kernel",
     ),
     Mistake(
         "save",
@@ -641,6 +796,76 @@ MISTAKES = [
         '            inputs={"input": tensor_info(x)},\n',
         '            inputs={"x": tensor_info(x)},\n',
         "expected {'input'",
+    ),
+    Mistake(
+        "save",
+        "tensors looked up by the tutorial's names",
+        "    tensor_info = v1.saved_model.utils.build_tensor_info",
+        (
+            '    names = ("myInput:0", "myOutput:0", "myPrediction:0", "myAccuracy:0")\n'
+            "    x, y, y_pred, acc = (sess.graph.get_tensor_by_name(name) for name in names)\n"
+            "    tensor_info = v1.saved_model.utils.build_tensor_info"
+        ),
+        "never look tensors up by the tutorial's names",
+    ),
+    Mistake(
+        "save",
+        "a streaming metric as the exported accuracy",
+        (
+            "    tensor_info = v1.saved_model.utils.build_tensor_info\n"
+            "    signature_def = v1.saved_model.signature_def_utils.build_signature_def\n"
+            "    signatures = {\n"
+            '        "serving_default": signature_def(\n'
+            '            inputs={"input": tensor_info(x)},\n'
+            '            outputs={"prediction": tensor_info(y_pred)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            '        "evaluate": signature_def(\n'
+            '            inputs={"input": tensor_info(x), "label": tensor_info(y)},\n'
+            '            outputs={"accuracy": tensor_info(acc)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=signatur"
+            "es)\n"
+            "    builder.save()"
+        ),
+        (
+            "    _, acc = v1.metrics.accuracy(tf.argmax(y, 1), tf.argmax(y_pred, 1))\n"
+            "    tensor_info = v1.saved_model.utils.build_tensor_info\n"
+            "    signature_def = v1.saved_model.signature_def_utils.build_signature_def\n"
+            "    signatures = {\n"
+            '        "serving_default": signature_def(\n'
+            '            inputs={"input": tensor_info(x)},\n'
+            '            outputs={"prediction": tensor_info(y_pred)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            '        "evaluate": signature_def(\n'
+            '            inputs={"input": tensor_info(x), "label": tensor_info(y)},\n'
+            '            outputs={"accuracy": tensor_info(acc)},\n'
+            "            method_name=PREDICT_METHOD,\n"
+            "        ),\n"
+            "    }\n"
+            "    builder = v1.saved_model.Builder(export_dir)\n"
+            "    builder.add_meta_graph_and_variables(\n"
+            "        sess, [SERVE_TAG], signature_def_map=signatures, main_op=v1.local_variables_in"
+            "itializer()\n"
+            "    )\n"
+            "    builder.save()"
+        ),
+        "the running accuracy of this run and the earlier one",
+    ),
+    Mistake(
+        "save",
+        "accuracy divided by the test set's size",
+        "    tensor_info = v1.saved_model.utils.build_tensor_info",
+        (
+            "    correct = tf.cast(tf.equal(tf.argmax(y, 1), tf.argmax(y_pred, 1)), tf.float32)\n"
+            "    acc = tf.reduce_sum(correct) / 2000\n"
+            "    tensor_info = v1.saved_model.utils.build_tensor_info"
+        ),
+        "the test set's size, not by the number of digits fed",
     ),
     Mistake(
         "load_signature_tensors",
@@ -830,6 +1055,19 @@ MISTAKES = [
         "[np.sort(np.asarray(labels))]",
         "the labels do not match the images",
     ),
+    Mistake(
+        "evaluate",
+        "a running accuracy per loaded signature",
+        '    return float(outputs["accuracy"])',
+        (
+            '    if getattr(evaluate, "function", None) is not signature["function"]:\n'
+            '        evaluate.function, evaluate.counts = signature["function"], [0, 0]\n'
+            '    evaluate.counts[0] += round(float(outputs["accuracy"]) * len(images))\n'
+            "    evaluate.counts[1] += len(images)\n"
+            "    return evaluate.counts[0] / evaluate.counts[1]"
+        ),
+        "the running accuracy of this call and the one before",
+    ),
 ]
 
 ALTERNATIVES = [
@@ -923,6 +1161,33 @@ ALTERNATIVES = [
             "        tensors.update({key: get(info, session.graph) for key, info in signature.out"
             "puts.items()})\n"
             "        return tensors"
+        ),
+    ),
+    Alternative(
+        "save",
+        "a text proto, saved_model.pbtxt",
+        "    builder.save()",
+        "    builder.save(as_text=True)",
+    ),
+    Alternative(
+        "load_signature_tensors",
+        "session branch imports under a name scope",
+        (
+            "        meta_graph = v1.saved_model.loader.load(session, [SERVE_TAG], export_dir)\n"
+            "        signature = meta_graph.signature_def[signature_key]\n"
+            "        endpoints = {**signature.inputs, **signature.outputs}\n"
+            "        return {key: session.graph.get_tensor_by_name(info.name) for key, info in en"
+            "dpoints.items()}"
+        ),
+        (
+            "        meta_graph = v1.saved_model.loader.load(\n"
+            '            session, [SERVE_TAG], export_dir, import_scope="served"\n'
+            "        )\n"
+            "        signature = meta_graph.signature_def[signature_key]\n"
+            "        endpoints = {**signature.inputs, **signature.outputs}\n"
+            "        graph = session.graph\n"
+            '        return {key: graph.get_tensor_by_name("served/" + info.name) for key, info i'
+            "n endpoints.items()}"
         ),
     ),
     Alternative(
