@@ -449,3 +449,45 @@ def check_the_loaded_objects_own_signature(description, key: str) -> None:
         f"'function' is not loaded.signatures[{key!r}]: return loaded.signatures[signature_key] "
         "itself, from the same load as 'loaded'"
     )
+
+
+def batches_for_one_load(probabilities, labels) -> list[tuple[np.ndarray, Score]]:
+    """Two batches of test digits (rows, and what the model gets of them) to feed one reloaded
+    'evaluate' in turn: 286 spread over the test set, then 16 of which it gets 4 right. Neither
+    is the test set's size nor its accuracy, so an accuracy divided by 2,000, or counted across
+    calls (a Keras metric, tf.Variables never reset), answers one of them wrongly."""
+    right = np.argmax(probabilities, axis=1) == labels
+    batches = [
+        np.array(SUBSET_EXAMPLES[1]),
+        np.concatenate([np.flatnonzero(~right)[:12], np.flatnonzero(right)[:4]]),
+    ]
+    return [(rows, Score(int(np.sum(right[rows])), len(rows))) for rows in batches]
+
+
+def batch_accuracy_problem(accuracy, expected: Score, earlier: list[Score], source: str):
+    """None if `accuracy` stands for `expected`, else why not, from what the value shows: the
+    accuracy of this batch and of the `earlier` calls' batches together (a count kept between
+    calls), or this batch's count over a fixed number of digits (the test set's 2,000)."""
+    if same_count(accuracy, expected):
+        return None
+    what = f"{source} {accuracy!r} for {expected.total} digits of which the model gets {expected}"
+    together = Score(
+        expected.correct + sum(s.correct for s in earlier),
+        expected.total + sum(s.total for s in earlier),
+    )
+    if earlier and same_count(accuracy, together):
+        return (
+            f"{what}: {accuracy!r} is the accuracy of this batch and the earlier calls' together "
+            f"({together}). It keeps a count between calls (a Keras metric, tf.Variables): "
+            "compute each call's accuracy from its own batch only (tf.reduce_mean over it)"
+        )
+    if isinstance(accuracy, float) and accuracy > 0 and expected.correct >= 10:
+        divisor = expected.correct / accuracy
+        if abs(divisor - round(divisor)) < 1e-2 and round(divisor) != expected.total:
+            return (
+                f"{what}: {accuracy!r} is {expected.correct}/{round(divisor)}, its right digits "
+                f"over {round(divisor)}, not over the {expected.total} given. Divide by the "
+                "batch's own size, never a fixed one such as the test set's (tf.reduce_mean "
+                "over the batch)"
+            )
+    return accuracy_problem(accuracy, expected, source=source)
