@@ -8,11 +8,15 @@ code a private copy. Tolerances: see savedmodel_kata/plugin/checks.py.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from savedmodel_kata.errors import StudentError
+from savedmodel_kata.kinds.base import SEED, Score
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
@@ -20,6 +24,8 @@ from savedmodel_kata.plugin.checks import (
     SAVED_MODEL_INIT_OP,
     SUBSET_EXAMPLES,
     accuracy_problem,
+    batch_accuracy_problem,
+    batches_for_one_load,
     check_a_fraction,
     check_a_new_model_each_call,
     check_accuracy,
@@ -36,8 +42,10 @@ from savedmodel_kata.plugin.checks import (
     parameter_report,
     read_saved_model,
     same_count,
+    saved_model_file,
     shape_of,
 )
+from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -187,7 +195,7 @@ def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
 @pytest.mark.function("save")
 def test_save_writes_a_savedmodel_folder(student_export):
     export_dir = student_export().directory
-    assert (export_dir / "saved_model.pb").is_file(), (
+    assert saved_model_file(export_dir) is not None, (
         f"save wrote no saved_model.pb into {export_dir}"
     )
     assert (export_dir / "variables" / "variables.index").is_file(), (
@@ -303,6 +311,75 @@ def test_save_serves_batch_sizes_never_seen_at_export(student_export, mnist, bat
     )
 
 
+@pytest.mark.function("save")
+def test_save_evaluate_signature_answers_each_batch_for_its_own_digits(
+    student_export, before_save, mnist
+):
+    # One load, batches in turn, as a client feeds it: an accuracy over the test set's size,
+    # or a count kept in variables across calls, gets one of them wrong.
+    loaded = tf.saved_model.load(str(student_export().directory))
+    earlier = []
+    batches = batches_for_one_load(before_save.probabilities, mnist.test_labels)
+    for call, (rows, expected) in zip(("first", "second"), batches, strict=True):
+        accuracy = reloaded_output(
+            loaded,
+            "evaluate",
+            "accuracy",
+            input=mnist.test_images[rows],
+            label=mnist.test_labels[rows],
+        )
+        assert accuracy.shape == (), f"'evaluate' gives an accuracy shaped {accuracy.shape}"
+        source = f"reloaded, the 'evaluate' signature's {call} call (same load) gives"
+        problem = batch_accuracy_problem(float(accuracy), expected, earlier, source)
+        assert problem is None, problem
+        earlier.append(expected)
+
+
+def exported_by_student(kind, student, model, directory):
+    """The student's export of `model`; save raising here, after it exported a model once
+    already, fails the test with what a second export needs."""
+    try:
+        return kind.export(student.save, model, directory)
+    except StudentError as error:
+        if error.failure != Failure.RAISED:
+            raise
+        pytest.fail(
+            f"{str(error).splitlines()[0]}\nsave exported one model, then failed for another in "
+            "the same process. Build the tf.functions inside save, around the model it is "
+            "given: a tf.function at module level is traced once, for the first model, and "
+            "keeps its variables (a global set by save changes nothing).",
+            pytrace=False,
+        )
+
+
+@pytest.mark.function("save")
+def test_save_exports_each_model_it_is_given(
+    kind, student, reference, student_export, trained_copy, new_export_dir, mnist
+):
+    student_export()  # save has exported a model in this process already
+    other_weights = trained_copy()
+    kind.assign(other_weights, kind.initial_weights(reference.create_model, seed=SEED + 1))
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    for name, model in (
+        ("the trained model", trained_copy()),
+        ("a model with other weights", other_weights),
+    ):
+        expected = kind.predict(model, images)
+        export = exported_by_student(kind, student, model, new_export_dir())
+        loaded = tf.saved_model.load(str(export.directory))
+        predicted = reloaded_output(loaded, "serving_default", "prediction", input=images)
+        worst = float(np.max(np.abs(predicted - expected)))
+        accuracy = reloaded_output(loaded, "evaluate", "accuracy", input=images, label=labels)
+        right = int(np.sum(np.argmax(expected, axis=1) == labels))
+        assert worst <= PROBABILITY_TOLERANCE and same_count(float(accuracy), Score(right, 200)), (
+            f"save was called for two models in turn; the export of {name} does not compute "
+            f"that model (probabilities off by up to {worst:.3g}, accuracy {float(accuracy):.4g} "
+            f"where it gets {right}/200). Each export must serve the model save is given: build "
+            "the tf.functions inside save, around that model (a tf.function at module level is "
+            "traced once, for the first model)."
+        )
+
+
 # --- load_signature_tensors --------------------------------------------------
 
 
@@ -375,6 +452,37 @@ def test_load_signature_tensors_loads_each_export_it_is_given(
             "called for one export, then another, load_signature_tensors returned a function "
             "predicting for the wrong one: load the export_dir of each call (never keep a load "
             "from an earlier call)"
+        )
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
+    kind, student, reference, reference_export, new_export_dir, before_save, mnist
+):
+    # A served folder replaced by a newer export: the next load must serve the new model.
+    other_model = kind.new_model(reference.create_model)
+    other = kind.export(reference.save, other_model, new_export_dir())
+    images = mnist.test_images[:200]
+    path = new_export_dir()
+    for rewritten, (source, expected) in enumerate(
+        (
+            (reference_export.directory, before_save.probabilities[:200]),
+            (other.directory, kind.predict(other_model, images)),
+        )
+    ):
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(source, path)
+        description = student.load_signature_tensors(str(path), "serving_default")
+        describe_check(description, "serving_default")
+        predicted = description["function"](input=tf.constant(images))["prediction"].numpy()
+        worst = float(np.max(np.abs(predicted - expected)))
+        assert worst <= PROBABILITY_TOLERANCE, (
+            "export_dir was loaded, then replaced by another model's export, and loaded again: "
+            f"the second load predicts other probabilities (by up to {worst:.3g}) than the "
+            "export now there. Load the folder anew on every call (never keep loads by path)."
+            if rewritten
+            else f"the reloaded function predicts other probabilities (by up to {worst:.3g}) "
+            "than the export's model: return loaded.signatures[signature_key] itself"
         )
 
 
@@ -686,6 +794,79 @@ MISTAKES = [
         "Is every image given counted",
     ),
     Mistake(
+        "save",
+        "accuracy divided by the test set's size",
+        '        return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}',
+        '        return {"accuracy": tf.reduce_sum(tf.cast(correct, tf.float32)) / 2000}',
+        "never a fixed one such as the test set's",
+    ),
+    Mistake(
+        "save",
+        "running accuracy kept in the module's variables",
+        (
+            "    @tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), label)\n"
+            '        return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}\n'
+        ),
+        (
+            "    model.correct_so_far = tf.Variable(0.0, trainable=False)\n"
+            "    model.seen_so_far = tf.Variable(0.0, trainable=False)\n"
+            "\n"
+            "    @tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "    def evaluate(input, label):\n"
+            "        correct = tf.equal(tf.argmax(model(input), axis=1), label)\n"
+            "        model.correct_so_far.assign_add(tf.reduce_sum(tf.cast(correct, tf.float32)))"
+            "\n"
+            "        model.seen_so_far.assign_add(tf.cast(tf.size(label), tf.float32))\n"
+            '        return {"accuracy": model.correct_so_far / model.seen_so_far}\n'
+        ),
+        "It keeps a count between calls",
+    ),
+    Mistake(
+        "save",
+        "signatures at module level over a global model",
+        "def save(model, export_dir):",
+        (
+            "_EXPORTING = {}\n"
+            "\n"
+            "\n"
+            "@tf.function(input_signature=[INPUT_SPEC])\n"
+            "def _serve(input):\n"
+            '    return {"prediction": tf.nn.softmax(_EXPORTING["model"](input))}\n'
+            "\n"
+            "\n"
+            "@tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "def _evaluate(input, label):\n"
+            '    correct = tf.equal(tf.argmax(_EXPORTING["model"](input), axis=1), label)\n'
+            '    return {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}\n'
+            "\n"
+            "\n"
+            "def save(model, export_dir):\n"
+            '    _EXPORTING["model"] = model\n'
+            "    tf.saved_model.save(\n"
+            '        model, export_dir, signatures={"serving_default": _serve, "evaluate": _evalu'
+            "ate}\n"
+            "    )\n"
+            "\n"
+            "\n"
+            "def _unused_save(model, export_dir):"
+        ),
+        "a tf.function at module level is traced once",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "loads kept by path",
+        "    loaded = tf.saved_model.load(export_dir)\n",
+        (
+            '    loads = load_signature_tensors.__dict__.setdefault("loads", {})\n'
+            "    if export_dir not in loads:\n"
+            "        loads[export_dir] = tf.saved_model.load(export_dir)\n"
+            "    loaded = loads[export_dir]\n"
+        ),
+        "Load the folder anew on every call",
+    ),
+    Mistake(
         "load_signature_tensors",
         "loaded returned as None",
         '        "loaded": loaded,',
@@ -982,6 +1163,21 @@ ALTERNATIVES = [
             "    )\n"
             '    tf.saved_model.save(model, export_dir, signatures={"serving_default": model.serv'
             'e, "evaluate": model.evaluate})'
+        ),
+    ),
+    Alternative(
+        "save",
+        "probabilities as the exp of log_softmax",
+        '{"prediction": tf.nn.softmax(model(input))}',
+        '{"prediction": tf.exp(tf.nn.log_softmax(model(input)))}',
+    ),
+    Alternative(
+        "save",
+        "probabilities as exp over its sum",
+        '{"prediction": tf.nn.softmax(model(input))}',
+        (
+            '{"prediction": tf.exp(model(input)) / tf.reduce_sum(tf.exp(model(input)), axis=1, '
+            "keepdims=True)}"
         ),
     ),
     Alternative(
