@@ -10,16 +10,16 @@ harness code.
 
 Training is the tutorial's: Adam 1e-3, batches of 32 in order, 5 epochs,
 from seeded initial weights (or weights given, so that two implementations
-start alike). Results are cached (see cache.py), keyed on what the model
-computes, its starting weights, the training code, the data and the
-hyper-parameters: a hit gives exactly the weights training would.
+start alike). Results are cached (see cache.py), keyed on who trains, what
+the model computes, every value it starts from, the training code, the
+data, the hyper-parameters and the platform: a hit gives exactly the
+weights training would.
 Accuracies are counts of correct digits over a fixed set (`Score`), computed
 in batches whose counts are summed, so memory does not grow with the data.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -231,9 +231,11 @@ class Kind:
         seed: int = SEED,
         on_epoch: Callable[[Epoch], None] | None = None,
         use_cache: bool = True,
+        cache_scope: str = cache.REFERENCE,
     ) -> Trained:
         """Train as the tutorial does; `on_epoch` sees every epoch, also when replayed from
-        the cache."""
+        the cache. `cache_scope` says who trains: cache.REFERENCE only for the harness training
+        solutions/ code, cache.code_under_test(path) for anything else (see cache.py)."""
         model = self.new_model(create_model, seed=seed)
         try:
             if start_from is not None:
@@ -248,6 +250,7 @@ class Kind:
                 seed=seed,
                 on_epoch=on_epoch,
                 use_cache=use_cache,
+                cache_scope=cache_scope,
             )
         except BaseException:
             self.close(model)
@@ -281,10 +284,6 @@ class Kind:
     def _step(self, model, learning_rate: float) -> Callable[[np.ndarray, np.ndarray], float]:
         """One training step on a batch of images and int64 labels; returns the loss."""
         raise NotImplementedError
-
-    def _source_files(self) -> tuple[Path, ...]:
-        """The code training depends on, for the cache key: this loop and the kind's module."""
-        return (Path(__file__), Path(sys.modules[type(self).__module__].__file__))
 
 
 def _batches(array: np.ndarray, size: int = SCORING_BATCH):
@@ -330,34 +329,40 @@ def _fit(
     seed: int,
     on_epoch,
     use_cache: bool,
+    cache_scope: str,
 ) -> TrainingStats:
     """The tutorial's loop around any kind's model, through the cache."""
-    from savedmodel_kata.tensorflow_setup import import_tensorflow
-
     train_images, train_labels, test_images, test_labels = data
-    weights = kind.weights(model)
-    # Keyed on what the model computes and where it starts, not on source text:
-    # editing save() must not force retraining.
+    start = kind.snapshot(model)
+    start_weights = kind.weights(model)
+    # Keyed on what the model computes and every value it starts from, not on the
+    # exercise's source text: editing save() must not force retraining.
     key = cache.make_key(
+        cache_scope,
         kind.name,
         kind._identity(model),
-        *(weights[shape].tobytes() for shape in sorted(weights)),
-        *(path.read_bytes() for path in kind._source_files()),
+        *((name, start[name].dtype.str, start[name].tobytes()) for name in sorted(start)),
+        *cache.training_sources(),
         data_digest(data),
         epochs,
         batch_size,
         learning_rate,
         seed,
-        import_tensorflow().__version__,
+        *cache.platform_fingerprint(),
     )
     hit = cache.load(key) if use_cache else None
     if hit is not None:
         values, recorded = hit
         try:
-            kind.restore(model, values)
             stats = TrainingStats.from_json(recorded, cached=True)
+            kind.restore(model, values)
         except (KeyError, ValueError, TypeError):
-            hit = None  # an entry from a differently built model: train again
+            # An entry that does not fit this model: train again, from the start the key was
+            # made of. A restore that failed half-way (the Keras kind sets the weights, then
+            # the optimizer's state) has set trained weights already: training on from them
+            # would store a model trained twice under the key of its initial weights.
+            kind.assign(model, start_weights)
+            hit = None
     if hit is not None:
         for epoch in stats.epochs:
             if on_epoch:

@@ -54,7 +54,7 @@ class KerasKind(ModuleKind):
 
     def snapshot(self, model) -> dict[str, np.ndarray]:
         state = super().snapshot(model)
-        if model.optimizer is not None:
+        if getattr(model, "optimizer", None) is not None:  # an uncompiled model has none
             optimizer = enumerate(model.optimizer.variables)
             state.update({f"optimizer/{i}": np.array(v) for i, v in optimizer})
         return state

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import SEED, Export, Kind, Loaded, Trained
 from savedmodel_kata.kinds.module import ModuleKind
 from savedmodel_kata.tensorflow_setup import import_tensorflow
@@ -133,6 +134,8 @@ class ServingKind(Kind):
     def train(self, create_model, data, *, start_from=None, **options) -> Trained:
         """Exercise 2's classifier trained as the module kind trains it (and cached with it),
         then wrapped by `create_model`."""
+        # Only exercise 2's reference code trains here, whoever asks: the reference's scope.
+        options["cache_scope"] = cache.REFERENCE
         trained = self.classifiers.train(
             self.create_classifier, data, start_from=start_from, **options
         )

@@ -17,6 +17,8 @@ so a test module reads the same whatever the exercise:
     student_model()             the student's create_model, seeded, untrained
     student_trained()           the student's create_model trained from the reference's start
     student_trained_own()       the student's create_model trained from its own start
+                                (both cached in the student's own scope: code under test never
+                                writes an entry the reference or another submission reads)
     new_export_dir()            a path that does not exist yet
 
 Functions of the student's are called inside tests, never in fixtures, so a
@@ -40,6 +42,7 @@ import pytest
 
 from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
+from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import Score, Weights
 from savedmodel_kata.mnist import Digits, load_mnist_dataset
 from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
@@ -321,7 +324,12 @@ def student_trained(kind, student, reference, mnist, memo):
         start = memo.remember(
             "reference_start", lambda: kind.initial_weights(reference.create_model)
         )
-        return kind.train(student.create_model, mnist, start_from=start)
+        return kind.train(
+            student.create_model,
+            mnist,
+            start_from=start,
+            cache_scope=cache.code_under_test(student.path),
+        )
 
     yield lambda: memo.remember("student_trained", train)
     if "student_trained" in memo:
@@ -331,8 +339,9 @@ def student_trained(kind, student, reference, mnist, memo):
 @pytest.fixture(scope="module")
 def student_trained_own(kind, student, mnist, memo):
     """The student's create_model trained from its own (seeded) initial weights."""
+    scope = cache.code_under_test(student.path)
     yield lambda: memo.remember(
-        "student_trained_own", lambda: kind.train(student.create_model, mnist)
+        "student_trained_own", lambda: kind.train(student.create_model, mnist, cache_scope=scope)
     )
     if "student_trained_own" in memo:
         kind.close(memo["student_trained_own"].model)

@@ -29,6 +29,7 @@ import numpy as np
 from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root
 from savedmodel_kata.errors import JobError
+from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import EPOCHS, Score
 from savedmodel_kata.kinds.keras import keras_file_for
 from savedmodel_kata.settings import TARGETS
@@ -112,7 +113,7 @@ def add_parsers(commands) -> None:
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing export")
     train.add_argument(
-        "--cache", action="store_true", help="reuse the test suite's cached training"
+        "--cache", action="store_true", help="reuse this code's cached training from the tests"
     )
     load = commands.add_parser(
         "load",
@@ -186,6 +187,7 @@ def train_and_export(
         data,
         epochs=epochs,
         use_cache=use_cache,
+        cache_scope=cache.code_under_test(code.path),
         on_epoch=lambda e: log(e.line()),
     )
     export_dir.parent.mkdir(parents=True, exist_ok=True)

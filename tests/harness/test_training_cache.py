@@ -1,0 +1,86 @@
+"""The cache of trained models can make a run faster, never change what training gives.
+
+Each test trains a reference for one epoch in a cache folder of its own: code under test
+trains in a scope the reference never reads, an entry that does not fit is trained again from
+the model's own start, a damaged entry is a miss, and a folder others may write is not used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from savedmodel_kata import catalogue, kinds, settings
+from savedmodel_kata.code_under_test import find_root, import_exercise
+from savedmodel_kata.kinds import cache
+from savedmodel_kata.plugin.fixtures import bundled_digits
+
+
+@pytest.fixture
+def cache_folder(tmp_path):
+    before = settings.current()
+    settings.use(before.replace(cache_dir=tmp_path / "cache", no_cache=False))
+    yield tmp_path / "cache"
+    settings.use(before)
+
+
+def reference(number: int):
+    exercise = catalogue.by_number(number)
+    return kinds.for_exercise(exercise), import_exercise(find_root(), "solutions", exercise)
+
+
+def train(kind, code, **options):
+    trained = kind.train(code.create_model, bundled_digits(), epochs=1, **options)
+    weights = kind.weights(trained.model)
+    kind.close(trained.model)
+    return trained.stats, weights
+
+
+def entries(folder):
+    return sorted(path.parent.name for path in folder.glob(f"*/{cache.ENTRY_FILE}"))
+
+
+def test_code_under_test_never_writes_what_the_reference_reads(cache_folder, tmp_path):
+    kind, code = reference(2)
+    student = cache.code_under_test(tmp_path / "exercises" / "ex02_tf_function.py")
+    assert not train(kind, code, cache_scope=student)[0].cached
+    assert train(kind, code, cache_scope=student)[0].cached  # its own entry, read back
+    first, weights = train(kind, code)  # the reference's scope: another entry
+    assert not first.cached and len(entries(cache_folder)) == 2
+    again, replayed = train(kind, code)
+    assert again.cached and all(np.array_equal(weights[s], replayed[s]) for s in weights)
+
+
+def test_an_entry_that_does_not_fit_is_trained_again_from_the_start(cache_folder):
+    # The Keras kind restores the weights, then the optimizer's state: an entry whose optimizer
+    # state does not fit fails half-way, with trained weights already set.
+    kind, code = reference(3)
+    first, weights = train(kind, code)
+    (key,) = entries(cache_folder)
+    values, stats = cache.load(key)
+    values["optimizer/999"] = np.zeros(1, np.float32)
+    cache.store(key, values, stats)
+    again, retrained = train(kind, code)
+    assert not again.cached
+    assert [e.test for e in again.epochs] == [e.test for e in first.epochs]
+    assert all(np.array_equal(weights[s], retrained[s]) for s in weights)
+
+
+def test_a_damaged_entry_is_a_miss(cache_folder):
+    kind, code = reference(2)
+    train(kind, code)
+    (key,) = entries(cache_folder)
+    entry = cache_folder / key / cache.ENTRY_FILE
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    assert cache.load(key) is None
+    assert not train(kind, code)[0].cached
+
+
+def test_a_folder_others_may_write_to_is_not_used(cache_folder):
+    cache_folder.mkdir(parents=True)
+    cache_folder.chmod(0o777)
+    assert not cache.enabled()
+    cache_folder.chmod(0o755)
+    assert cache.enabled()
