@@ -180,7 +180,12 @@ def autograder(tmp_path_factory):
     assert {"setup.sh", "run_autograder", "pyproject.toml"} <= set(names)
     for name in ("setup.sh", "run_autograder"):
         (root / "source" / name).chmod(0o755)
-    environment = dict(os.environ, AUTOGRADER_ROOT=str(root), KATA_SETUP_OFFLINE="1")
+    environment = dict(
+        os.environ,
+        AUTOGRADER_ROOT=str(root),
+        KATA_SETUP_OFFLINE="1",
+        KATA_SETUP_PYTHON=sys.executable,
+    )
     setup = subprocess.run(
         ["bash", str(root / "source" / "setup.sh")], env=environment, capture_output=True, text=True
     )
