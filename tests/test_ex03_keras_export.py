@@ -9,17 +9,24 @@ savedmodel_kata/plugin/checks.py.
 
 from __future__ import annotations
 
+import re
+import shutil
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from savedmodel_kata.kinds.base import SEED, Score
+from savedmodel_kata.lessons import shorten
 from savedmodel_kata.maintainer.mutation_gate import Alternative, Mistake
 from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
     SUBSET_EXAMPLES,
     accuracy_problem,
+    batch_accuracy_problem,
+    batches_for_one_load,
     check_a_new_model_each_call,
     check_accuracy,
     check_counts_correct,
@@ -33,6 +40,7 @@ from savedmodel_kata.plugin.checks import (
     parameter_report,
     read_saved_model,
     same_count,
+    saved_model_file,
     shape_of,
 )
 from savedmodel_kata.tensorflow_setup import import_tensorflow
@@ -167,7 +175,7 @@ def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
 @pytest.mark.function("save")
 def test_save_writes_a_savedmodel_and_a_keras_file(student_export):
     export_dir, keras_file = student_export()
-    assert (export_dir / "saved_model.pb").is_file(), (
+    assert saved_model_file(export_dir) is not None, (
         f"no SavedModel in {export_dir}: write it with keras.export.ExportArchive (or model.export)"
     )
     assert keras_file.is_file(), f"no {keras_file.name}: write it with model.save(keras_file)"
@@ -233,6 +241,74 @@ def test_save_savedmodel_reloaded_elsewhere_serves_what_the_model_computed(
         before_save.score,
         source="reloaded in a fresh process, the 'evaluate' endpoint gives",
     )
+
+
+def accuracy_through_a_layer(layer, images, labels) -> float:
+    """The 'evaluate' endpoint's accuracy, called as a TFSMLayer's users call it: the images
+    positionally, the labels by the keyword 'label'."""
+    try:
+        outputs = layer(tf.constant(images), label=tf.constant(labels, tf.int64))
+    except (TypeError, ValueError) as error:
+        reason = re.search(r"due to `([^`]*)`", str(error))
+        pytest.fail(
+            "keras.layers.TFSMLayer(export, call_endpoint='evaluate') called as layer(images, "
+            f"label=labels) fails: {reason.group(1) if reason else shorten(str(error), 2)}.\n"
+            "A TFSMLayer passes keywords by the endpoint function's own argument names, not "
+            "its specs' names: name the arguments after the specs (lambda input, label: ...).",
+            pytrace=False,
+        )
+    if "accuracy" not in outputs:
+        pytest.fail(f"the 'evaluate' endpoint returns {sorted(outputs)}, not 'accuracy'")
+    accuracy = np.asarray(outputs["accuracy"])
+    assert accuracy.shape == (), f"'evaluate' gives an accuracy shaped {accuracy.shape}"
+    return float(accuracy)
+
+
+@pytest.mark.function("save")
+def test_save_evaluate_endpoint_answers_each_batch_through_a_tfsm_layer(
+    student_export, before_save, mnist
+):
+    # One layer, batches in turn, label by keyword, as load_signature_tensors' clients call it:
+    # an accuracy over the test set's size, or a metric kept across calls, gets one wrong.
+    layer = keras.layers.TFSMLayer(str(student_export().directory), call_endpoint="evaluate")
+    earlier = []
+    batches = batches_for_one_load(before_save.probabilities, mnist.test_labels)
+    for call, (rows, expected) in zip(("first", "second"), batches, strict=True):
+        accuracy = accuracy_through_a_layer(layer, mnist.test_images[rows], mnist.test_labels[rows])
+        source = f"through a TFSMLayer, the 'evaluate' endpoint's {call} call (same layer) gives"
+        problem = batch_accuracy_problem(accuracy, expected, earlier, source)
+        assert problem is None, problem
+        earlier.append(expected)
+
+
+@pytest.mark.function("save")
+def test_save_exports_each_model_it_is_given(
+    kind, student, reference, student_export, trained_copy, new_export_dir, mnist
+):
+    student_export()  # save has exported a model in this process already
+    other_weights = trained_copy()
+    kind.assign(other_weights, kind.initial_weights(reference.create_model, seed=SEED + 1))
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    for name, model in (
+        ("the trained model", trained_copy()),
+        ("a model with other weights", other_weights),
+    ):
+        expected = kind.predict(model, images)
+        export = kind.export(student.save, model, new_export_dir())
+        layer = keras.layers.TFSMLayer(str(export.directory), call_endpoint="serve")
+        worst = float(
+            np.max(np.abs(np.asarray(layer(tf.constant(images))["prediction"]) - expected))
+        )
+        evaluate = tf.saved_model.load(str(export.directory)).signatures["evaluate"]
+        accuracy = float(evaluate(input=tf.constant(images), label=tf.constant(labels))["accuracy"])
+        right = int(np.sum(np.argmax(expected, axis=1) == labels))
+        assert worst <= PROBABILITY_TOLERANCE and same_count(accuracy, Score(right, 200)), (
+            f"save was called for two models in turn; the export of {name} does not compute "
+            f"that model (probabilities off by up to {worst:.3g}, accuracy {accuracy:.4g} where "
+            f"it gets {right}/200). Each export must serve the model save is given: make its "
+            "endpoints inside save, around that model (a tf.function at module level is traced "
+            "once, for the first model, and keeps its variables)."
+        )
 
 
 @pytest.mark.function("save")
@@ -350,6 +426,37 @@ def test_load_signature_tensors_layer_calls_the_endpoint_asked_for(
         "must be the endpoint asked for"
     )
     check_accuracy(float(outputs["accuracy"]), before_save.score)
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
+    kind, student, reference, reference_export, new_export_dir, before_save, mnist
+):
+    # A served folder replaced by a newer export: the next load must serve the new model.
+    other_model = kind.new_model(reference.create_model)
+    other = kind.export(reference.save, other_model, new_export_dir())
+    images = mnist.test_images[:200]
+    path = new_export_dir()
+    for rewritten, (source, expected) in enumerate(
+        (
+            (reference_export.directory, before_save.probabilities[:200]),
+            (other.directory, kind.predict(other_model, images)),
+        )
+    ):
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(source, path)
+        reloaded = student.load_signature_tensors(str(path), "serve")
+        check_reloaded(reloaded, "serve")
+        predicted = np.asarray(reloaded["layer"](tf.constant(images))["prediction"])
+        worst = float(np.max(np.abs(predicted - expected)))
+        assert worst <= PROBABILITY_TOLERANCE, (
+            "export_dir was loaded, then replaced by another model's export, and loaded again: "
+            f"the second layer predicts other probabilities (by up to {worst:.3g}) than the "
+            "export now there. Load the folder anew on every call (never keep loads by path)."
+            if rewritten
+            else f"the reloaded layer predicts other probabilities (by up to {worst:.3g}) than "
+            "the export's model: call_endpoint must be the endpoint asked for"
+        )
 
 
 @pytest.mark.function("load_signature_tensors")
@@ -710,6 +817,110 @@ MISTAKES = [
         "write the .keras file to the path given",
     ),
     Mistake(
+        "save",
+        "accuracy divided by the test set's size",
+        '            "accuracy": tf.reduce_mean(\n',
+        '            "accuracy": (1 / 2000) * tf.reduce_sum(\n',
+        "never a fixed one such as the test set's",
+    ),
+    Mistake(
+        "save",
+        "a Keras metric kept in the endpoint",
+        (
+            "    archive.add_endpoint(\n"
+            '        "evaluate",\n'
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+            "            )\n"
+            "        },\n"
+            "        input_signature=[INPUT_SPEC, LABEL_SPEC],\n"
+            "    )\n"
+        ),
+        (
+            "    running_accuracy = keras.metrics.SparseCategoricalAccuracy()\n"
+            "\n"
+            "    def evaluate_batch(input, label):\n"
+            "        running_accuracy.update_state(label, model(input))\n"
+            '        return {"accuracy": running_accuracy.result()}\n'
+            "\n"
+            '    archive.add_endpoint("evaluate", evaluate_batch, input_signature=[INPUT_SPEC, LAB'
+            "EL_SPEC])\n"
+        ),
+        "It keeps a count between calls",
+    ),
+    Mistake(
+        "save",
+        "endpoint arguments named otherwise than the specs",
+        (
+            "        lambda input, label: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(input), axis=1), label), tf.float32"
+            ")\n"
+        ),
+        (
+            "        lambda images, labels: {\n"
+            '            "accuracy": tf.reduce_mean(\n'
+            "                tf.cast(tf.equal(tf.argmax(model(images), axis=1), labels), tf.float"
+            "32)\n"
+        ),
+        "name the arguments after the specs",
+    ),
+    Mistake(
+        "save",
+        "endpoints at module level over a global model",
+        "def save(model, export_dir, keras_file):",
+        (
+            "_EXPORTING = {}\n"
+            "\n"
+            "\n"
+            "@tf.function(input_signature=[INPUT_SPEC])\n"
+            "def _serve(input):\n"
+            '    return {"prediction": tf.nn.softmax(_EXPORTING["model"](input))}\n'
+            "\n"
+            "\n"
+            "@tf.function(input_signature=[INPUT_SPEC, LABEL_SPEC])\n"
+            "def _evaluate(input, label):\n"
+            '    predicted = tf.argmax(_EXPORTING["model"](input), axis=1)\n'
+            '    return {"accuracy": tf.reduce_mean(tf.cast(tf.equal(predicted, label), tf.float3'
+            "2))}\n"
+            "\n"
+            "\n"
+            "def save(model, export_dir, keras_file):\n"
+            '    _EXPORTING["model"] = model\n'
+            "    archive = keras.export.ExportArchive()\n"
+            "    archive.track(model)\n"
+            '    archive.add_endpoint("serve", _serve)\n'
+            '    archive.add_endpoint("evaluate", _evaluate)\n'
+            "    archive.write_out(export_dir, verbose=False)\n"
+            "    model.save(keras_file)\n"
+            "\n"
+            "\n"
+            "def _unused_save(model, export_dir, keras_file):"
+        ),
+        "a tf.function at module level is traced",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "loads kept by path",
+        "    signature = tf.saved_model.load(export_dir).signatures[endpoint]\n",
+        (
+            '    loads = load_signature_tensors.__dict__.setdefault("loads", {})\n'
+            "    if (export_dir, endpoint) in loads:\n"
+            "        return loads[export_dir, endpoint]\n"
+            "    signature = tf.saved_model.load(export_dir).signatures[endpoint]\n"
+            "    _, keyword_specs = signature.structured_input_signature\n"
+            "    loads[export_dir, endpoint] = {\n"
+            '        "layer": keras.layers.TFSMLayer(export_dir, call_endpoint=endpoint),\n'
+            '        "inputs": dict(keyword_specs),\n'
+            '        "outputs": dict(signature.structured_outputs),\n'
+            "    }\n"
+            "    return loads[export_dir, endpoint]\n"
+        ),
+        "Load the folder anew on every call",
+    ),
+    Mistake(
         "load_signature_tensors",
         "TFSMLayer with an endpoint the export lacks",
         "TFSMLayer(export_dir, call_endpoint=endpoint),",
@@ -846,18 +1057,6 @@ MISTAKES = [
     ),
     Mistake(
         "evaluate",
-        "hard-coded accuracy",
-        (
-            '    outputs = reloaded["layer"](\n'
-            "        tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
-            "    )\n"
-            '    return float(outputs["accuracy"])'
-        ),
-        "    return 0.9240000247955322",
-        "the accuracy of other digits",
-    ),
-    Mistake(
-        "evaluate",
         "accuracy memoised across calls",
         '    return float(outputs["accuracy"])',
         '    return evaluate.__dict__.setdefault("accuracy", float(outputs["accuracy"]))',
@@ -962,6 +1161,39 @@ ALTERNATIVES = [
             "\n"
             "\n"
             "def _sequential_model():"
+        ),
+    ),
+    Alternative(
+        "create_model",
+        "compiled inside create_model",
+        "def create_model():",
+        (
+            "def create_model():\n"
+            "    model = _layers()\n"
+            "    model.compile(\n"
+            '        optimizer="adam",\n'
+            "        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),\n"
+            '        metrics=["accuracy"],\n'
+            "    )\n"
+            "    return model\n"
+            "\n"
+            "\n"
+            "def _layers():"
+        ),
+    ),
+    Alternative(
+        "save",
+        "probabilities as the exp of log_softmax",
+        'lambda input: {"prediction": tf.nn.softmax(model(input))},',
+        'lambda input: {"prediction": tf.exp(tf.nn.log_softmax(model(input)))},',
+    ),
+    Alternative(
+        "save",
+        "probabilities as exp over its sum",
+        'lambda input: {"prediction": tf.nn.softmax(model(input))},',
+        (
+            'lambda input: {"prediction": tf.exp(model(input)) / tf.reduce_sum(tf.exp(model(inpu'
+            "t)), axis=-1, keepdims=True)},"
         ),
     ),
     Alternative(
