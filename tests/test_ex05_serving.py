@@ -8,10 +8,13 @@ copy of it.
 
 Tolerances: probabilities through a signature are compared with the
 classifier's on the same pixels scaled by hand (uint8 -> float32 / 255, a
-channel axis added) at 1e-6 absolute (PROBABILITY_TOLERANCE): the bundled
-digits are exactly k/255, so `cast / 255` gives the training images bit for
-bit, and other correct ways to scale (`* (1 / 255)`,
-`tf.image.convert_image_dtype`) differ by at most 6e-8 per pixel. Digits and
+channel axis added) at PROBABILITY_TOLERANCE (plugin/checks.py), absolute:
+the bundled digits are exactly k/255, so `cast / 255` gives the training
+images bit for bit. Other correct ways to scale (`* (1 / 255)`,
+`tf.image.convert_image_dtype`) differ by at most 6e-8 per pixel, which
+moves the probabilities by up to 9.2e-7 on the first 500 test digits (1.6e-6
+on all 2,000); other ways to compute the softmax (exp of log_softmax, exp
+over its sum, float64 then cast) by up to 3.0e-7 on all 2,000. Digits and
 labels are compared exactly, accuracies as counts of digits.
 
 Subprocesses: the real `saved_model_cli show --all` and `saved_model_cli
@@ -67,8 +70,12 @@ from savedmodel_kata.tensorflow_setup import import_tensorflow
 tf = import_tensorflow()
 
 # French labels for the exports the tests make, German ones written over an exported asset:
-# labels that change with the file in assets/ are read from the asset.
-LABELS = ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf")
+# labels that change with the file in assets/ are read from the asset. The French ones hold a
+# space each: a label is its whole line, which a split on whitespace would cut.
+LABELS = tuple(
+    f"chiffre {name}"
+    for name in ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf")
+)
 EDITED_LABELS = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")
 OUTPUTS = {
     "digit": (tf.int64, [-1]),
@@ -108,7 +115,13 @@ PNG_LESSON = (
     "(fn_output_signature uint8), so grayscale and colour files alike become [28, 28, 1], then "
     "reshape the batch to [-1, 28, 28]."
 )
+SCALING_LESSON = (
+    "The classifier was trained on [0, 1] images: cast to float32 and divide by 255 (so 255 "
+    "becomes 1.0) inside the signature, once."
+)
 OTHER_NAMES = ("tmp", "latest", "v999", "998.partial")
+# A version folder's proto, binary or text: both loaders (and TensorFlow Serving) read either.
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 SUBPROCESS_TIMEOUT = 300  # a safety net, never a measure: a hung command fails, not the run
 
 
@@ -333,10 +346,31 @@ def by_hand(kind, trained_snapshot):
     classifier = kind.classifier(trained_snapshot)
 
     def probabilities(pixels, divide_by=255.0):
-        images = pixels.astype(np.float32)[..., np.newaxis] / np.float32(divide_by)
+        """`divide_by` a number, or one per image shaped [N, 1, 1, 1]."""
+        images = pixels.astype(np.float32)[..., np.newaxis] / np.asarray(divide_by, np.float32)
         return tf.nn.softmax(classifier(tf.constant(images))).numpy()
 
     return probabilities
+
+
+def scaling_cause(probabilities, pixels, by_hand) -> str:
+    """'; they are those of pixels <scaled so>' when a usual wrong scaling explains
+    `probabilities` (a signature's answers on `pixels`), else ''."""
+    highest_of_each = pixels.max(axis=(1, 2)).astype(np.float32)[:, None, None, None]
+    divisors = (
+        ("not scaled at all", 1.0),
+        ("scaled twice", 255.0 * 255.0),
+        ("divided by 256 instead of 255", 256.0),
+        ("divided by the batch's highest pixel, not by 255", float(pixels.max())),
+        ("divided by each image's highest pixel, not by 255", highest_of_each),
+    )
+    for scaled_so, divide_by in divisors:
+        if np.all(np.asarray(divide_by) == 255.0) or probabilities.shape[0] != len(pixels):
+            continue  # the right scaling on these pixels: it explains nothing
+        worst = np.max(np.abs(probabilities - by_hand(pixels, divide_by)))
+        if worst <= PROBABILITY_TOLERANCE:
+            return f"; they are those of pixels {scaled_so}"
+    return ""
 
 
 def export_students_module(kind, student, reference, trained_snapshot, factory) -> dict:
@@ -480,7 +514,7 @@ def call_save(student, server, base: Path) -> Path:
     assert isinstance(returned, str), (
         f"save returned {returned!r}; expected the path of the version folder it wrote, as a str"
     )
-    assert (Path(returned) / "saved_model.pb").is_file(), (
+    assert any((Path(returned) / name).is_file() for name in SAVED_MODEL_FILES), (
         f"save returned {returned!r}, which holds no saved_model.pb: return the version folder "
         "you exported to"
     )
@@ -596,20 +630,12 @@ def test_create_model_probabilities_are_the_classifiers_on_pixels_scaled_by_hand
         "'probabilities' rows do not sum to 1: return tf.nn.softmax(logits), not the logits"
     )
     worst = float(np.max(np.abs(probabilities - expected)))
-    scale = next(
-        (
-            name
-            for name, factor in (("not scaled at all", 1.0), ("scaled twice", 255.0 * 255.0))
-            if np.max(np.abs(probabilities - by_hand(some, factor))) <= PROBABILITY_TOLERANCE
-        ),
-        None,
-    )
     assert worst <= PROBABILITY_TOLERANCE, (
         f"serving_default's probabilities differ from the classifier's on the same pixels scaled "
         f"by hand (uint8 -> float32 / 255, channel axis added) by up to {worst:.3g}"
-        + (f"; they are those of pixels {scale}" if scale else "")
-        + ". The classifier was trained on [0, 1] images: cast and divide by 255 inside the "
-        "signature, once."
+        + scaling_cause(probabilities, some, by_hand)
+        + ". "
+        + SCALING_LESSON
     )
     assert np.array_equal(answers["digit"], np.argmax(expected, axis=1)), (
         "'digit' is not the most likely digit of each image: tf.argmax(logits, axis=1)"
@@ -617,7 +643,66 @@ def test_create_model_probabilities_are_the_classifiers_on_pixels_scaled_by_hand
 
 
 @pytest.mark.function("create_model")
-def test_create_model_png_and_pixel_signatures_agree(students_module_export, pixels):
+def test_create_model_answers_faint_digits_as_the_classifier_does(
+    students_module_export, pixels, by_hand
+):
+    # Most digits have a pixel at 255, so dividing by the batch's (or the image's) highest pixel
+    # looks right on them; a client's image may be fainter, and must not depend on its batch.
+    loaded = load_export(students_module_export()["export_dir"])
+    dimmed_by = np.arange(40) % 4 + 2  # 2 to 5: the brightest pixel of each is 127, 85, 63 or 51
+    faint = (pixels[:40] // dimmed_by[:, None, None]).astype(np.uint8)
+    answers = call_signature(loaded, "serving_default", pixels=faint)
+    probabilities, expected = answers["probabilities"], by_hand(faint)
+    worst = (
+        float(np.max(np.abs(probabilities - expected)))
+        if probabilities.shape == expected.shape
+        else np.inf
+    )
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"on 40 faint digits (pixels divided by 2 to 5, none above 127), serving_default's "
+        f"probabilities differ from the classifier's on the same pixels / 255 by up to "
+        f"{worst:.3g}" + scaling_cause(probabilities, faint, by_hand) + ". Divide by 255, a "
+        "constant: an image's answer must not depend on how bright it is or on the rest of its "
+        "batch. " + SCALING_LESSON
+    )
+
+
+@pytest.mark.function("create_model")
+def test_create_model_each_module_answers_with_its_own_classifier_and_labels(
+    kind, student, trained_snapshot, tmp_path_factory, pixels, by_hand
+):
+    folder = tmp_path_factory.mktemp("labels")
+    first = kind.wrap(student.create_model, trained_snapshot, write_labels(folder / "1", LABELS))
+    # A second module around an untrained classifier and German labels, made after the first.
+    kind.wrap(student.create_model, None, write_labels(folder / "2", EDITED_LABELS))
+    some = pixels[:40]
+    try:
+        answers = {k: v.numpy() for k, v in first.classify_pixels(tf.constant(some)).items()}
+    except (tf.errors.OpError, TypeError, ValueError, AttributeError, KeyError) as error:
+        pytest.fail(
+            f"your module's classify_pixels failed on uint8 [40, 28, 28] pixels: "
+            f"{type(error).__name__}: {one_line(error)}\n{INPUT_LESSONS['serving_default']}",
+            pytrace=False,
+        )
+    after_another = "once create_model has made a second module (another classifier, other labels)"
+    keep_them = (
+        "Each module answers with the classifier and labels it was given: keep them on the "
+        "module (self.) and read them there, never through a global."
+    )
+    worst = float(np.max(np.abs(answers["probabilities"] - by_hand(some))))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"{after_another}, the first's probabilities differ from its own classifier's by up to "
+        f"{worst:.3g}. {keep_them}"
+    )
+    labels, wanted = decoded(answers["label"]), [LABELS[d] for d in answers["digit"]]
+    assert labels == wanted, (
+        f"{after_another}, the first answers labels {labels[:3]}; its file says {wanted[:3]}. "
+        + keep_them
+    )
+
+
+@pytest.mark.function("create_model")
+def test_create_model_png_and_pixel_signatures_agree(students_module_export, pixels, by_hand):
     loaded = load_export(students_module_export()["export_dir"])
     for count in (1, 40):
         some = pixels[:count]
@@ -626,17 +711,24 @@ def test_create_model_png_and_pixel_signatures_agree(students_module_export, pix
             kind_of_png = "RGB" if colour else "grayscale"
             pngs = [png_bytes(p, colour) for p in some]
             from_png = call_signature(loaded, "classify_png", png=pngs)
+            assert from_png["digit"].shape == from_pixels["digit"].shape, (
+                f"for {count} {kind_of_png} PNG files, classify_png answers "
+                f"{len(from_png['digit'])} digits: decode each PNG to one channel "
+                "(tf.io.decode_png(..., channels=1)), one image per file"
+            )
+            worst = float(np.max(np.abs(from_png["probabilities"] - from_pixels["probabilities"])))
+            assert worst <= PROBABILITY_TOLERANCE, (
+                f"classify_png's probabilities ({kind_of_png} PNG files) differ from "
+                f"serving_default's on the same digits by up to {worst:.3g}"
+                + scaling_cause(from_png["probabilities"], some, by_hand)
+                + ": decode, then preprocess exactly as serving_default (call classify_pixels). "
+                + SCALING_LESSON
+            )
             assert np.array_equal(from_png["digit"], from_pixels["digit"]), (
                 f"on the same {count} digits, classify_png ({kind_of_png} PNG files) answers "
                 f"{from_png['digit'].tolist()[:8]} and serving_default "
                 f"{from_pixels['digit'].tolist()[:8]}: decode each PNG to one channel "
                 "(tf.io.decode_png(..., channels=1)) and preprocess exactly as serving_default"
-            )
-            worst = float(np.max(np.abs(from_png["probabilities"] - from_pixels["probabilities"])))
-            assert worst <= PROBABILITY_TOLERANCE, (
-                f"classify_png's probabilities ({kind_of_png} PNG files) differ from "
-                f"serving_default's on the same digits by up to {worst:.3g}: decode, then "
-                "preprocess exactly as serving_default (call classify_pixels)"
             )
             assert decoded(from_png["label"]) == decoded(from_pixels["label"]), (
                 "classify_png and serving_default give other labels for the same digits"
@@ -656,11 +748,17 @@ def test_create_model_labels_come_from_the_exported_asset(students_module_export
     )
     loaded = load_export(export["export_dir"])
     answers = call_signature(loaded, "serving_default", pixels=pixels[:100])
-    expected = [LABELS[d] for d in answers["digit"]]
-    assert decoded(answers["label"]) == expected, (
-        f"for digits {answers['digit'][:5].tolist()} the labels are "
-        f"{decoded(answers['label'])[:5]}; expected {expected[:5]}: line d of the labels file "
-        "(counting from 0) is digit d's label"
+    expected, labels = [LABELS[d] for d in answers["digit"]], decoded(answers["label"])
+    cut = not any(" " in label for label in labels)  # every expected label holds a space
+    assert labels == expected, (
+        f"for digits {answers['digit'][:5].tolist()} the labels are {labels[:5]}; expected "
+        f"{expected[:5]}: line d of the labels file (counting from 0) is digit d's label"
+        + (
+            ", the whole line, spaces included: read it whole (TextFileIndex.WHOLE_LINE, or "
+            "split the file on '\\n'), never on whitespace"
+            if cut
+            else ""
+        )
     )
 
 
@@ -684,15 +782,18 @@ def test_create_model_export_answers_moved_in_a_fresh_process(
                 f"failed: {one_line(error)}\n{run_lesson(str(error))}",
                 pytrace=False,
             )
+        worst = float(np.max(np.abs(answers["probabilities"] - expected)))
+        assert worst <= PROBABILITY_TOLERANCE, (
+            f"reloaded in a fresh process after a move, the {key!r} signature's probabilities "
+            f"differ from the classifier's on the same pixels / 255 by up to {worst:.3g}"
+            + scaling_cause(answers["probabilities"], some, by_hand)
+            + ". "
+            + SCALING_LESSON
+        )
         assert np.array_equal(answers["digit"], np.argmax(expected, axis=1)), (
             f"reloaded in a fresh process after a move, {key!r} answers digits "
             f"{answers['digit'].tolist()[:8]}; the classifier says "
             f"{np.argmax(expected, axis=1).tolist()[:8]}"
-        )
-        worst = float(np.max(np.abs(answers["probabilities"] - expected)))
-        assert worst <= PROBABILITY_TOLERANCE, (
-            f"reloaded in a fresh process after a move, {key!r}'s probabilities differ from the "
-            f"classifier's by up to {worst:.3g}: the preprocessing must be in the graph"
         )
         labels = decoded(answers["label"])
         wanted = [EDITED_LABELS[d] for d in answers["digit"]]
@@ -762,9 +863,10 @@ def test_save_numbers_versions_as_integers_and_skips_other_names(
     student, reference_server, tmp_path_factory, existing
 ):
     base = tmp_path_factory.mktemp("base") / "digits"
-    for name in (*map(str, existing), *OTHER_NAMES):
+    for number, name in enumerate((*map(str, sorted(existing)), *OTHER_NAMES)):
         (base / name).mkdir(parents=True)
-        (base / name / "saved_model.pb").write_text(f"not a version: {name}")
+        proto = SAVED_MODEL_FILES[number % 2]  # a version is its name, whichever proto it holds
+        (base / name / proto).write_text(f"not a version: {name}")
     before = tree_snapshot(base)
     expected = str(max(existing, default=0) + 1)
     returned = call_save(student, reference_server, base)
@@ -830,6 +932,32 @@ def test_load_signature_tensors_serves_the_highest_integer_version(
     assert labels == [EDITED_LABELS[d] for d in outputs["digit"].numpy()], (
         f"'version' says {description['version']}, but the function answers {labels[:3]}, the "
         "labels of another folder: load the folder of the highest version"
+    )
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_signature_tensors_serves_a_version_written_after_an_earlier_load(
+    student, exports_for_loading, tmp_path_factory, pixels
+):
+    base = tmp_path_factory.mktemp("base") / "digits"
+    shutil.copytree(exports_for_loading["old"], base / "1")
+    describe(student, base)
+    shutil.copytree(exports_for_loading["new"], base / "2")  # as a server sees a new export
+    description = describe(student, base)
+    assert description["version"] == 2, (
+        f"after version 2 was written into a base loaded before at version 1, 'version' is "
+        f"{description['version']!r}; expected 2. A server picks up each new version: list the "
+        "base's folders and load the highest at every call; never keep what an earlier call "
+        "found or loaded."
+    )
+    outputs = description["function"](pixels=tf.constant(pixels[:10]))
+    labels, digits = decoded(outputs["label"].numpy()), outputs["digit"].numpy()
+    old = labels == [LABELS[d] for d in digits]
+    assert labels == [EDITED_LABELS[d] for d in digits], (
+        f"after version 2 was written into a base loaded before at version 1, 'version' says 2 "
+        f"but the function answers {labels[:3]}, {'version 1' if old else 'another folder'}'s "
+        "labels: load the highest version at every call; never keep what an earlier call found "
+        "or loaded."
     )
 
 
@@ -1161,6 +1289,62 @@ MISTAKES = [
     ),
     Mistake(
         "create_model",
+        "pixels divided by 256",
+        "tf.cast(pixels, tf.float32)[..., tf.newaxis] / 255.0",
+        "tf.cast(pixels, tf.float32)[..., tf.newaxis] / 256.0",
+        "they are those of pixels divided by 256 instead of 255",
+    ),
+    Mistake(
+        "create_model",
+        "the PNG signature preprocesses on its own, dividing by 256",
+        "        return self.classify_pixels(tf.reshape(decoded, [-1, 28, 28]))\n",
+        (
+            "        images = tf.cast(tf.reshape(decoded, [-1, 28, 28, 1]), tf.float32) / 256.0\n"
+            "        logits = self.classifier(images)\n"
+            "        digit = tf.argmax(logits, axis=1)\n"
+            "        return {\n"
+            '            "digit": digit,\n'
+            '            "probabilities": tf.nn.softmax(logits),\n'
+            '            "label": self.labels.lookup(digit),\n'
+            "        }\n"
+        ),
+        "they are those of pixels divided by 256 instead of 255",
+    ),
+    Mistake(
+        "create_model",
+        "pixels divided by the batch's highest pixel",
+        "tf.cast(pixels, tf.float32)[..., tf.newaxis] / 255.0",
+        "tf.cast(pixels, tf.float32)[..., tf.newaxis] / tf.cast(tf.reduce_max(pixels), tf.float32)",
+        "divided by the batch's highest pixel, not by 255",
+    ),
+    Mistake(
+        "create_model",
+        "each image divided by its highest pixel",
+        "tf.cast(pixels, tf.float32)[..., tf.newaxis] / 255.0",
+        (
+            "tf.cast(pixels, tf.float32)[..., tf.newaxis] / tf.cast(\n"
+            "            tf.reduce_max(pixels, axis=[1, 2], keepdims=True), tf.float32\n"
+            "        )[..., tf.newaxis]"
+        ),
+        "divided by each image's highest pixel, not by 255",
+    ),
+    Mistake(
+        "create_model",
+        "the classifier read through a global",
+        INIT_TO_LOOKUP,
+        edited(
+            INIT_TO_LOOKUP,
+            (
+                "        self.classifier = classifier\n",
+                "        global SERVED_CLASSIFIER\n"
+                "        SERVED_CLASSIFIER = self.classifier = classifier\n",
+            ),
+            ("self.classifier(images)", "SERVED_CLASSIFIER(images)"),
+        ),
+        "never through a global",
+    ),
+    Mistake(
+        "create_model",
         "scaling in Python through tf.numpy_function",
         "        images = tf.cast(pixels, tf.float32)[..., tf.newaxis] / 255.0\n",
         (
@@ -1277,6 +1461,23 @@ MISTAKES = [
             "        }\n"
         ),
         "preprocess exactly as serving_default",
+    ),
+    Mistake(
+        "create_model",
+        "labels file read as 'key label' columns split on spaces",
+        "                value_index=tf.lookup.TextFileIndex.WHOLE_LINE,\n",
+        '                value_index=0,\n                delimiter=" ",\n',
+        "never on whitespace",
+    ),
+    Mistake(
+        "create_model",
+        "labels file split on whitespace",
+        '"label": self.labels.lookup(digit),',
+        (
+            '"label": tf.gather(tf.strings.split(tf.io.read_file(self.labels_file.asset_path)),'
+            " digit),"
+        ),
+        "never on whitespace",
     ),
     Mistake(
         "create_model",
@@ -1452,6 +1653,26 @@ MISTAKES = [
     ),
     Mistake(
         "load_signature_tensors",
+        "memoised per base folder",
+        'def load_signature_tensors(base_dir, signature_key="serving_default"):\n',
+        '@__import__("functools").cache\n'
+        'def load_signature_tensors(base_dir, signature_key="serving_default"):\n',
+        "never keep what an earlier call found or loaded",
+    ),
+    Mistake(
+        "load_signature_tensors",
+        "the loaded object kept per base folder",
+        "    loaded = tf.saved_model.load(os.path.join(base_dir, str(version)))\n",
+        (
+            '    kept = load_signature_tensors.__dict__.setdefault("kept", {})\n'
+            "    if base_dir not in kept:\n"
+            "        kept[base_dir] = tf.saved_model.load(os.path.join(base_dir, str(version)))\n"
+            "    loaded = kept[base_dir]\n"
+        ),
+        "never keep what an earlier call found or loaded",
+    ),
+    Mistake(
+        "load_signature_tensors",
         "the lowest version",
         "    version = max(versions)\n",
         "    version = min(versions)\n",
@@ -1613,6 +1834,24 @@ ALTERNATIVES = [
         "tf.expand_dims(tf.cast(pixels, tf.float32) * (1.0 / 255.0), axis=-1)",
     ),
     Alternative(
+        "create_model",
+        "probabilities as tf.exp(tf.nn.log_softmax(logits))",
+        '"probabilities": tf.nn.softmax(logits),',
+        '"probabilities": tf.exp(tf.nn.log_softmax(logits)),',
+    ),
+    Alternative(
+        "create_model",
+        "probabilities as exp(logits) over its sum",
+        '"probabilities": tf.nn.softmax(logits),',
+        '"probabilities": tf.exp(logits) / tf.reduce_sum(tf.exp(logits), axis=1, keepdims=True),',
+    ),
+    Alternative(
+        "create_model",
+        "softmax computed in float64, then cast to float32",
+        '"probabilities": tf.nn.softmax(logits),',
+        '"probabilities": tf.cast(tf.nn.softmax(tf.cast(logits, tf.float64)), tf.float32),',
+    ),
+    Alternative(
         "save",
         "pathlib, int() tried on every name, str(Path) returned",
         SAVE_VERSIONS + "    tf.saved_model.save(\n        model,\n        export_dir,",
@@ -1647,6 +1886,24 @@ ALTERNATIVES = [
                 "    return export_dir\n",
                 "    os.rename(staging, export_dir)\n    return export_dir\n",
             ),
+        ),
+    ),
+    Alternative(
+        "save",
+        "the proto rewritten as text: saved_model.pbtxt",
+        "    )\n    return export_dir\n",
+        (
+            "    )\n"
+            "    from google.protobuf import text_format\n"
+            "    from tensorflow.core.protobuf import saved_model_pb2\n\n"
+            '    binary = os.path.join(export_dir, "saved_model.pb")\n'
+            "    proto = saved_model_pb2.SavedModel()\n"
+            '    with open(binary, "rb") as file:\n'
+            "        proto.ParseFromString(file.read())\n"
+            '    with open(os.path.join(export_dir, "saved_model.pbtxt"), "w") as file:\n'
+            "        file.write(text_format.MessageToString(proto))\n"
+            "    os.remove(binary)\n"
+            "    return export_dir\n"
         ),
     ),
     Alternative(
