@@ -1029,20 +1029,6 @@ MISTAKES = [
     ),
     Mistake(
         "evaluate",
-        "hard-coded accuracy",
-        (
-            "    one_hot_labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]\n"
-            "    value = sess.run(\n"
-            '        tensors["accuracy"], feed_dict={tensors["input"]: images, tensors["output"]:'
-            " one_hot_labels}\n"
-            "    )\n"
-            "    return float(value)"
-        ),
-        "    return 0.9204999804496765",
-        "the accuracy of other digits",
-    ),
-    Mistake(
-        "evaluate",
         "accuracy memoised across calls",
         "    return float(value)",
         '    return evaluate.__dict__.setdefault("accuracy", float(value))',

@@ -1024,18 +1024,6 @@ MISTAKES = [
     ),
     Mistake(
         "evaluate",
-        "hard-coded accuracy",
-        (
-            '    outputs = signature["function"](\n'
-            "        input=tf.constant(images, tf.float32), label=tf.constant(labels, tf.int64)\n"
-            "    )\n"
-            '    return float(outputs["accuracy"])'
-        ),
-        "    return float(np.float32(0.893))",
-        "the accuracy of other digits",
-    ),
-    Mistake(
-        "evaluate",
         "accuracy memoised across calls",
         '    return float(outputs["accuracy"])',
         '    return evaluate.__dict__.setdefault("accuracy", float(outputs["accuracy"]))',
