@@ -1,12 +1,18 @@
-"""The runner's terminal output (through `rich`): the status table and its next step."""
+"""The runner's terminal output (through `rich`): the status table and its next step, and a
+status line for runs that take a while."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
+import threading
+import time
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
 from rich.table import Table
 
 from savedmodel_kata.catalogue import END_TO_END
@@ -74,3 +80,57 @@ def show_next_step(step: FunctionScore) -> None:
         f"Run `pytest {where}`, or `kata watch {step.exercise.number}`; "
         f"stuck? `{hint_command(step)}`."
     )
+
+
+class RunningStatus:
+    """While a run lasts: from `after` seconds on, a spinner line "<label>... 12 s", its seconds
+    counting, cleared when the run ends (nothing at all for a run quicker than `after`).
+
+    The line has a console of its own, on the terminal as it is when the status is made: the
+    runs it watches send their own output elsewhere (test_runs redirects sys.stdout). It is
+    drawn by rich's refresh thread, so the run itself, in the main thread, pays nothing.
+    """
+
+    def __init__(self, label: str, *, after: float = 1.0, console: Console | None = None):
+        self.label, self.after = label, after
+        self.console = console or Console(file=sys.stdout, highlight=False)
+        self.shown = False  # whether the line was ever drawn
+        self._spinner = Spinner("dots", style="cyan")
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._finished = False
+
+    def __enter__(self) -> RunningStatus:
+        self._started = time.perf_counter()
+        self._timer = threading.Timer(self.after, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._timer.cancel()
+        with self._lock:
+            self._finished = True
+            if self._live is not None:
+                self._live.stop()  # transient: the line is erased
+        return False
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._live = Live(
+                self,
+                console=self.console,
+                transient=True,
+                refresh_per_second=4,
+                redirect_stdout=False,  # the run redirects them itself
+                redirect_stderr=False,
+            )
+            self._live.start()
+            self.shown = True
+
+    def __rich__(self) -> Spinner:
+        seconds = time.perf_counter() - self._started
+        self._spinner.update(text=f"{self.label}... {int(seconds)} s")
+        return self._spinner

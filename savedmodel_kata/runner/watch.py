@@ -18,11 +18,14 @@ from rich.markup import escape
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
-from savedmodel_kata.runner.console import console, first_lines
+from savedmodel_kata.runner.console import RunningStatus, console, first_lines
 from savedmodel_kata.runner.test_runs import run_tests
 
 HELP = "rerun an exercise's tests whenever you save a file under exercises/"
 DEBOUNCE_SECONDS = 0.3  # an editor's save is often several events
+# A rerun longer than this shows a status line (a loaded machine once took 128 s): quicker ones,
+# the usual 0.3 s to a lesson, show nothing that would flicker.
+STATUS_AFTER_SECONDS = 1.0
 
 
 def add_parser(commands) -> None:
@@ -71,6 +74,8 @@ def check_once(root: Path, exercise: catalogue.Exercise, first: str | None = Non
         root, [exercise], first_failure_only=True, profile="kata-watch", plugins=(order,)
     )
     seconds = (order.first_failure_at or time.perf_counter()) - started
+    if recorder.exit_code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt  # pytest ends a session on Ctrl-C: the watch ends with it
     if recorder.errors:
         return Check(False, first_lines(recorder.errors[0], 12), seconds)
     failed = [r for r in recorder.results if not r.passed]
@@ -80,6 +85,22 @@ def check_once(root: Path, exercise: catalogue.Exercise, first: str | None = Non
     return Check(
         True, f"all {len(recorder.results)} tests of exercise {exercise.number} pass", seconds
     )
+
+
+def check_showing_status(
+    root: Path,
+    exercise: catalogue.Exercise,
+    first: str | None = None,
+    *,
+    after: float = STATUS_AFTER_SECONDS,
+    status_console=None,
+    check=check_once,
+) -> Check:
+    """`check` (check_once), with a status line saying it runs and for how long once it has
+    taken `after` seconds; the line is gone when it returns."""
+    label = f"running exercise {exercise.number}'s tests"
+    with RunningStatus(label, after=after, console=status_console):
+        return check(root, exercise, first)
 
 
 def run(args) -> int:
@@ -109,7 +130,7 @@ def run(args) -> int:
     failing = None
     try:
         while exercise is not None:
-            check = check_once(root, exercise, failing)
+            check = check_showing_status(root, exercise, failing)
             failing = check.failing
             _report(exercise, check)
             console.print(
@@ -141,6 +162,6 @@ def _report(exercise: catalogue.Exercise, check: Check) -> None:
 
 def _first_unfinished(root: Path) -> catalogue.Exercise:
     for exercise in catalogue.exercises():
-        if not check_once(root, exercise).passed:
+        if not check_showing_status(root, exercise).passed:
             return exercise
     return catalogue.exercises()[-1]

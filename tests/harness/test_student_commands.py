@@ -155,3 +155,60 @@ def test_hints_that_mention_pooling_give_the_references_pool_padding():
                         f"exercise {exercise.number} {function.name}: a hint about padding and "
                         f"pooling does not give the pools' padding: {hint}"
                     )
+
+
+def _terminal():
+    import io
+
+    from rich.console import Console
+
+    output = io.StringIO()
+    return output, Console(file=output, force_terminal=True, width=80)
+
+
+def test_watch_shows_a_slow_rerun_running_with_its_seconds_and_clears_it():
+    import time
+
+    from savedmodel_kata.runner.watch import Check, check_showing_status
+
+    output, terminal = _terminal()
+
+    def slow_check(root, exercise, first):
+        # A rerun that lasts until its status has counted to 1 s (or 20 s have gone by).
+        deadline = time.monotonic() + 20
+        while "tests... 1 s" not in output.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return Check(False, "a lesson", 1.0, "save")
+
+    check = check_showing_status(ROOT, EXERCISE, after=0, status_console=terminal, check=slow_check)
+    assert check.failing == "save"
+    shown = output.getvalue()
+    assert "running exercise 1's tests... 0 s" in shown
+    assert "running exercise 1's tests... 1 s" in shown, "the seconds did not count up"
+    assert shown.endswith("\x1b[2K"), "the status line was not erased when the run ended"
+
+
+def test_watch_shows_no_status_for_a_rerun_quicker_than_the_threshold():
+    from savedmodel_kata.runner.watch import Check, check_showing_status
+
+    output, terminal = _terminal()
+
+    def quick_check(root, exercise, first):
+        return Check(True, "all pass", 0.3)
+
+    check_showing_status(ROOT, EXERCISE, after=60, status_console=terminal, check=quick_check)
+    assert output.getvalue() == ""
+
+
+def test_ctrl_c_during_a_watch_rerun_ends_the_watch_not_reported_as_a_pass(kata_copy):
+    # pytest ends a session on KeyboardInterrupt and returns: the watch reported the tests run
+    # until then as "all N tests pass" and went on watching. Here evaluate() stands for Ctrl-C.
+    import pytest
+
+    source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
+    evaluate = "def evaluate(sess, tensors, images, labels):\n"
+    assert source.count(evaluate) == 1
+    interrupted = source.replace(evaluate, evaluate + "    raise KeyboardInterrupt\n")
+    (kata_copy / "exercises" / EXERCISE.file_name).write_text(interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        check_once(kata_copy, EXERCISE, first="evaluate")
