@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue
-from savedmodel_kata.results import TestResult
+from savedmodel_kata.results import Failure, TestResult
 
 MAX_REPORT_LINES = 30
 WHERE_TO_LOOK_LINES = 3  # the section pytest prints after a failing test's report
@@ -235,7 +235,7 @@ class _OnlyWhatTheCaseNeeds:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    @pytest.hookimpl(tryfirst=True)  # before any fixture is set up (skipped: not recorded)
+    @pytest.hookimpl(tryfirst=True)  # before any fixture is set up (skipped: left out in run())
     def pytest_runtest_setup(self, item):
         if dict(item.user_properties).get("target") in self.settled:
             pytest.skip("the case holds already")
@@ -291,6 +291,8 @@ def run(
             selector = _OnlyWhatTheCaseNeeds({t: v.case for t, v in planted.items()}, reached)
             recorder = run_tests(scratch, [exercise], targets=tuple(planted), plugins=(selector,))
             for result in recorder.results:
+                if result.failure == Failure.NOT_RUN and result.target in selector.settled:
+                    continue  # skipped once the case held (the recorder keeps skips as not run)
                 planted[result.target].results.append(result)
             for error in recorder.errors:
                 for verdict in planted.values():
