@@ -35,7 +35,7 @@ SERVE_TAG = "serve"
 
 
 def _conv_block(name, inputs, size, filters):
-    """Convolution (ReLU, 'SAME') then 2x2 max-pooling with stride 2."""
+    """A 'SAME' convolution with ReLU, then a 2x2 max-pool with stride 2, 'VALID' (28 -> 14)."""
     with v1.variable_scope(name):
         kernel = v1.get_variable(
             "kernel",

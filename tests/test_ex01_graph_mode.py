@@ -1087,6 +1087,13 @@ MISTAKES = [
         ),
         "the running accuracy of this call and the one before",
     ),
+    Mistake(
+        "evaluate",
+        "accuracy rounded to 4 places",
+        "    return float(value)",
+        "    return round(float(value), 4)",
+        "looks rounded to 4 places",
+    ),
 ]
 
 ALTERNATIVES = [

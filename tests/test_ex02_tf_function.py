@@ -312,7 +312,7 @@ def test_save_serves_batch_sizes_never_seen_at_export(student_export, mnist, bat
 
 
 @pytest.mark.function("save")
-def test_save_evaluate_signature_answers_each_batch_for_its_own_digits(
+def test_save_accuracy_signature_answers_each_batch_for_its_own_digits(
     student_export, before_save, mnist
 ):
     # One load, batches in turn, as a client feeds it: an accuracy over the test set's size,
@@ -1049,6 +1049,13 @@ MISTAKES = [
             "    return float(np.mean(batch_accuracies))"
         ),
         "averaged over a ragged last batch",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy rounded to 4 places",
+        '    return float(outputs["accuracy"])',
+        '    return round(float(outputs["accuracy"]), 4)',
+        "looks rounded to 4 places",
     ),
 ]
 

@@ -265,7 +265,7 @@ def accuracy_through_a_layer(layer, images, labels) -> float:
 
 
 @pytest.mark.function("save")
-def test_save_evaluate_endpoint_answers_each_batch_through_a_tfsm_layer(
+def test_save_accuracy_endpoint_answers_each_batch_through_a_tfsm_layer(
     student_export, before_save, mnist
 ):
     # One layer, batches in turn, label by keyword, as load_signature_tensors' clients call it:
@@ -1081,6 +1081,13 @@ MISTAKES = [
             "    return sum(batch_accuracies) / len(batch_accuracies)"
         ),
         "averaged over a ragged last batch",
+    ),
+    Mistake(
+        "evaluate",
+        "accuracy rounded to 4 places",
+        '    return float(outputs["accuracy"])',
+        '    return round(float(outputs["accuracy"]), 4)',
+        "looks rounded to 4 places",
     ),
 ]
 

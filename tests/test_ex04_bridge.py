@@ -1055,6 +1055,13 @@ MISTAKES = [
         ),
         "the running accuracy of this call and the one before",
     ),
+    Mistake(
+        "evaluate",
+        "accuracy rounded to 4 places",
+        '    return float(outputs["accuracy"])',
+        '    return round(float(outputs["accuracy"]), 4)',
+        "looks rounded to 4 places",
+    ),
 ]
 
 ALTERNATIVES = [

@@ -1777,6 +1777,13 @@ MISTAKES = [
         '    return evaluate.__dict__.setdefault("accuracy", float(correct / len(labels)))',
         "every call computes its own images' accuracy",
     ),
+    Mistake(
+        "evaluate",
+        "accuracy rounded to 4 places",
+        "    return float(correct / len(labels))",
+        "    return round(float(correct / len(labels)), 4)",
+        "looks rounded to 4 places",
+    ),
 ]
 
 ALTERNATIVES = [
