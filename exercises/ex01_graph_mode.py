@@ -46,10 +46,14 @@ def create_model(x):
     pool; conv 1x1, 4 filters -> pool (each conv with ReLU and 'SAME'
     padding; each pool 2x2, stride 2, 'VALID' padding); flatten to 36 values;
     dense 32 with ReLU; dense 10. Kernels start glorot uniform, biases at
-    zero. tf.compat.v1.layers is not available with Keras 3: make each weight
-    with tf.compat.v1.get_variable. Build every op from `x`, in the graph the
-    harness made for it (never a tf.Graph of your own). The batch dimension
-    must stay open (None): a served model gets batches of any size.
+    zero. Keep each kernel in the tutorial's layout, [height, width, in, out]
+    for a convolution and [in, out] for a dense layer (not transposed for
+    transpose_b): the harness sets and reads weights by shape, to start your
+    model where the reference starts. tf.compat.v1.layers is not available
+    with Keras 3: make each weight with tf.compat.v1.get_variable. Build
+    every op from `x`, in the graph the harness made for it (never a
+    tf.Graph of your own). The batch dimension must stay open (None): a
+    served model gets batches of any size.
     """
     raise NotImplementedError("exercise 1, create_model: read its docstring, then run `kata hint 1 create_model`")
 

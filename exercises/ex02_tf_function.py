@@ -58,13 +58,15 @@ def save(model, export_dir):
     * 'serving_default': input 'input' (float32 [None, 28, 28, 1]) ->
       output 'prediction' (float32 [None, 10], softmax probabilities).
     * 'evaluate': inputs 'input' and 'label' (int64 [None]) -> output
-      'accuracy' (float32 scalar: the fraction of images whose most likely
-      digit is their label).
+      'accuracy' (float32 scalar: the fraction of the batch's images whose
+      most likely digit is their label). Each call answers for its own batch,
+      whatever its size: nothing is counted across calls.
 
     Use `tf.function`s with an `input_signature` and return dicts, so the
     outputs have names (not 'output_0'); pass them with the model, as trained,
     to `tf.saved_model.save`. The export must work anywhere: in another
-    process, moved to another folder, without this module.
+    process, moved to another folder, without this module. Each call exports
+    the model it is given (one process may save several).
     """
     raise NotImplementedError("exercise 2, save: read its docstring, then run `kata hint 2 save`")
 
@@ -84,7 +86,7 @@ def load_signature_tensors(export_dir, signature_key="serving_default"):
       it owns the variables the function reads.
     Read the specs from the function (`structured_input_signature`,
     `structured_outputs`): never assume them. Every call loads the export it
-    is given.
+    is given, anew: the folder may have been rewritten since an earlier call.
     """
     raise NotImplementedError("exercise 2, load_signature_tensors: read its docstring, then run `kata hint 2 load_signature_tensors`")
 

@@ -53,11 +53,14 @@ def save(model, export_dir, keras_file):
     * `export_dir`: a SavedModel with endpoints 'serve' (input 'input',
       float32 [None, 28, 28, 1] -> output 'prediction', softmax
       probabilities) and 'evaluate' (inputs 'input' and 'label', int64
-      [None] -> output 'accuracy', a float32 scalar: the share of images
-      whose most likely digit is their label). 'serve' is also the export's
-      'serving_default' (ExportArchive aliases the first endpoint added). Use
-      keras.export.ExportArchive; the export must work in another process,
-      moved to another folder.
+      [None] -> output 'accuracy', a float32 scalar: the share of the batch's
+      images whose most likely digit is their label; each call answers for
+      its own batch, nothing is counted across calls). A TFSMLayer passes
+      keywords by the endpoint function's argument names: name them as the
+      specs. 'serve' is also the export's 'serving_default' (ExportArchive
+      aliases the first endpoint added). Use keras.export.ExportArchive; the
+      export must work in another process, moved to another folder. Each
+      call exports the model it is given (one process may save several).
     * `keras_file` (a path ending in '.keras', wherever it points): the model
       with its optimizer state, as `model.save` writes it.
     """
@@ -77,6 +80,8 @@ def load_signature_tensors(export_dir, endpoint="serve"):
     * 'inputs' and 'outputs': {key: tf.TensorSpec} of that endpoint, read
       from tf.saved_model.load(export_dir).signatures[endpoint] (never
       assumed: other exports name their endpoints and keys otherwise)
+    Every call loads export_dir anew: the folder may have been rewritten
+    since an earlier call.
     """
     raise NotImplementedError("exercise 3, load_signature_tensors: read its docstring, then run `kata hint 3 load_signature_tensors`")
 

@@ -44,8 +44,10 @@ def create_model(x):
 
     Bring your exercise 1 version: the same layers and no others, the same
     2,830 parameters (glorot uniform kernels, zero biases, made with
-    tf.compat.v1.get_variable), 'VALID' pools, no softmax, the batch
-    dimension left open, every op built from `x` in the graph it belongs to.
+    tf.compat.v1.get_variable), each kernel in the tutorial's layout ([in,
+    out] for a dense one, not transposed: the harness sets and reads weights
+    by shape), 'VALID' pools, no softmax, the batch dimension left open,
+    every op built from `x` in the graph it belongs to.
     """
     raise NotImplementedError("exercise 4, create_model: read its docstring, then run `kata hint 4 create_model`")
 

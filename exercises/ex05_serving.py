@@ -66,10 +66,12 @@ def create_model(classifier, labels_file):
     * `classify_png(png)`: string [None], each element the bytes of one
       28x28 PNG file, grayscale or colour (decode it to one channel).
     Both preprocess inside the graph as the classifier was trained (uint8 to
-    float32, divided by 255, a channel axis added) and return a dict:
+    float32, divided by 255 whatever the image's or the batch's brightest
+    pixel, a channel axis added) and return a dict:
     * 'digit': int64 [None], the most likely digit;
     * 'probabilities': float32 [None, 10], the softmax of the logits;
-    * 'label': string [None], line `digit` of the labels file.
+    * 'label': string [None], line `digit` of the labels file, the whole
+      line (a label may hold spaces).
     The labels are read at run time from the labels file exported as an
     asset (`tf.saved_model.Asset`): the export must answer with them after
     it is moved elsewhere and the original file is deleted, and with the
@@ -107,8 +109,9 @@ def load_signature_tensors(base_dir, signature_key="serving_default"):
 
     The served version is the integer-named folder of `base_dir` with the
     highest number, compared as integers; entries with other names are not
-    versions. Raise FileNotFoundError if there is no version. Load it with
-    `tf.saved_model.load` and return a dict with:
+    versions. Raise FileNotFoundError if there is no version. Every call
+    looks at the base anew: a version written since an earlier call is the
+    one to serve. Load it with `tf.saved_model.load` and return a dict with:
     * 'inputs': {input key: tf.TensorSpec}, read from the signature, e.g.
       {'pixels': TensorSpec([None, 28, 28], tf.uint8)};
     * 'outputs': {output key: tf.TensorSpec}, read from the signature;
