@@ -43,8 +43,12 @@ def create_model():
     'SAME', then 2x2 max-pool, stride 2, 'VALID'), flatten to 36, dense 32
     (ReLU), dense 10. Make every weight a `tf.Variable` attribute (glorot
     uniform kernels, zero biases) so `trainable_variables` and
-    `tf.saved_model.save` find it. Each call returns a new, untrained model:
-    the harness seeds TensorFlow before calling this and trains the result.
+    `tf.saved_model.save` find it. Keep each kernel in the tutorial's
+    layout, [height, width, in, out] for a convolution and [in, out] for a
+    dense layer (not transposed for transpose_b): the harness sets and reads
+    weights by shape, to start your model where the reference starts. Each
+    call returns a new, untrained model: the harness seeds TensorFlow before
+    calling this and trains the result.
     """
     raise NotImplementedError("exercise 2, create_model: read its docstring, then run `kata hint 2 create_model`")
 

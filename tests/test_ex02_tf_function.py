@@ -1057,6 +1057,20 @@ MISTAKES = [
         '    return round(float(outputs["accuracy"]), 4)',
         "looks rounded to 4 places",
     ),
+    Mistake(
+        "create_model",
+        "glorot normal's deviation as the uniform's bound",
+        "    limit = np.sqrt(6.0 / (fan_in + fan_out))",
+        "    limit = np.sqrt(2.0 / (fan_in + fan_out))",
+        "is glorot normal's deviation, not a uniform's bound",
+    ),
+    Mistake(
+        "create_model",
+        "dense kernels stored transposed",
+        ('            ("dense1", [36, 32]),\n            ("dense2", [32, NUM_CLASSES]),'),
+        ('            ("dense1", [32, 36]),\n            ("dense2", [NUM_CLASSES, 32]),'),
+        "keep the tutorial's layout, [inputs, units] for a dense kernel",
+    ),
 ]
 
 ALTERNATIVES = [

@@ -226,6 +226,20 @@ def parameter_report(shapes: list[tuple], names: list[str]) -> str | None:
         "\n".join(f"    {name}: {list(shape)}" for name, shape in zip(names, shapes, strict=False))
         or "    (none)"
     )
+    transposed = [
+        f"{name} is {list(shape)}, the tutorial's {list(shape[::-1])} transposed"
+        for name, shape in zip(names, shapes, strict=False)
+        if len(shape) == 2
+        and shape not in EXPECTED_VARIABLE_SHAPES
+        and shape[::-1] in EXPECTED_VARIABLE_SHAPES
+    ]
+    if transposed:
+        return (
+            f"the model's trainable variables are:\n{listing}\n" + "; ".join(transposed) + ": a "
+            "kernel stored transposed (used with transpose_b) computes the same, but keep the "
+            "tutorial's layout, [inputs, units] for a dense kernel: the harness sets and reads "
+            "weights by shape, to start your model where the reference starts."
+        )
     missing = [list(shape) for shape in EXPECTED_VARIABLE_SHAPES if shape not in found]
     hint = (
         f"\nMissing: {missing}. Every weight must be a variable the model owns (a tf.Variable "

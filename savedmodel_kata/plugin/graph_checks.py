@@ -8,7 +8,6 @@ import pytest
 from savedmodel_kata.kinds.base import Score
 from savedmodel_kata.kinds.graph import GraphModel, one_hot, ops_computing
 from savedmodel_kata.plugin.checks import (
-    EXPECTED_VARIABLE_SHAPES,
     initial_values_problem,
     parameter_report,
     same_count,
@@ -78,26 +77,7 @@ def check_parameters(model: GraphModel) -> None:
     variables = model.variables(trainable_only=True)
     shapes = [tuple(v.shape.as_list()) for v in variables]
     problem = parameter_report(shapes, [v.name for v in variables])
-    assert problem is None, f"create_model: {problem}" + transposed_kernels(variables, shapes)
-
-
-def transposed_kernels(variables, shapes: list[tuple]) -> str:
-    """A hint naming the kernels stored the other way round ([units, inputs]), if any."""
-    transposed = [
-        f"{v.name} is {list(shape)}, the tutorial's {list(shape[::-1])} transposed"
-        for v, shape in zip(variables, shapes, strict=True)
-        if len(shape) == 2
-        and shape not in EXPECTED_VARIABLE_SHAPES
-        and shape[::-1] in EXPECTED_VARIABLE_SHAPES
-    ]
-    if not transposed:
-        return ""
-    return (
-        "\n" + "; ".join(transposed) + ": a kernel stored transposed (used with transpose_b) "
-        "computes the same, but keep the tutorial's layout, [inputs, units] for a dense kernel: "
-        "the harness sets and reads weights by shape, to start your model where the reference "
-        "starts."
-    )
+    assert problem is None, f"create_model: {problem}"
 
 
 def check_initial_values(model: GraphModel) -> None:
