@@ -1,7 +1,8 @@
 """`kata dev`: the maintainers' loop, as rustlings' `dev update` and `dev check`.
 
 kata dev update              regenerate every generated file (stubs, manifest, Classroom files)
-kata dev check               exit 1, naming them, if any generated file is stale
+kata dev check               exit 1, naming them, if any generated file is stale or any planted
+                             case's original is not exactly once in its solution
 kata dev gradescope-zip OUT  build Gradescope's autograder zip
 """
 
@@ -18,7 +19,11 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("dev", help=HELP, description=HELP)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("update", help="regenerate stubs, grading manifest and Classroom files")
-    actions.add_parser("check", help="exit 1 if a generated file is stale (CI runs this)")
+    actions.add_parser(
+        "check",
+        help="exit 1 if a generated file is stale or a planted case cannot be planted (CI runs "
+        "this)",
+    )
     zip_parser = actions.add_parser("gradescope-zip", help="build Gradescope's autograder zip")
     zip_parser.add_argument(
         "out",
@@ -45,10 +50,15 @@ def run(args) -> int:
             print(f"wrote: {path}")
         return 0
     if args.action == "check":
+        from savedmodel_kata.maintainer.mutation_gate import misplaced_originals
+
         stale = generated.stale(root)
         for path in stale:
             print(f"stale: {path} (run `kata dev update`)")
-        return 1 if stale else 0
+        misplaced = misplaced_originals(root)
+        for problem in misplaced:
+            print(f"cannot plant: {problem}")
+        return 1 if stale or misplaced else 0
     if args.action == "mutations":
         return _mutations(root, args)
     if args.action == "warm-cache":

@@ -1,8 +1,9 @@
 """The mutation gate: the suite's judgement, itself judged.
 
-Each exercise's test file lists planted mistakes and valid alternatives
-(`MISTAKES`, `ALTERNATIVES`: one text replacement each in a copy of the
-reference solution). The gate plants every case in a folder of its own and
+Each exercise's planted mistakes and valid alternatives are data beside its
+tests, in tests/planted/<module>.toml (one text replacement each in a copy
+of the reference solution; TOML's literal strings keep the code as written,
+and no formatter touches them). The gate plants every case in a folder of its own and
 runs the exercise's tests against all of them in one pytest session per
 exercise (the reference's trained model, exports and caches are shared):
 
@@ -24,10 +25,8 @@ fails on any case that does not hold.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue
+from savedmodel_kata.catalogue import tomllib
 from savedmodel_kata.results import Failure, TestResult
 
 MAX_REPORT_LINES = 30
@@ -125,18 +125,36 @@ def slug(name: str) -> str:
     return re.sub(r"\W+", "-", name.lower()).strip("-")[:60]
 
 
+def planted_file(root: Path, exercise: catalogue.Exercise) -> Path:
+    """Where an exercise's planted cases live: tests/planted/<module>.toml, beside its tests."""
+    return root / "tests" / "planted" / f"{exercise.module}.toml"
+
+
 def cases_of(root: Path, exercise: catalogue.Exercise) -> list[Mistake | Alternative]:
-    """The MISTAKES and ALTERNATIVES listed in the exercise's test file."""
-    path = root / "tests" / exercise.test_file_name
-    name = f"kata_cases_{exercise.id}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and the like look their module up while it runs
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return [*getattr(module, "MISTAKES", ()), *getattr(module, "ALTERNATIVES", ())]
+    """The exercise's planted mistakes and alternatives, read as data (no test module runs)."""
+    with planted_file(root, exercise).open("rb") as handle:
+        data = tomllib.load(handle)
+    return [
+        *(Mistake(**case) for case in data.get("mistake", ())),
+        *(Alternative(**case) for case in data.get("alternative", ())),
+    ]
+
+
+def misplaced_originals(root: Path) -> list[str]:
+    """Every planted case whose original does not occur exactly once in its solution: the
+    gate could not plant it (a solution edited, or reformatted, since the case was written)."""
+    problems = []
+    for exercise in catalogue.exercises():
+        solution = (root / "solutions" / exercise.file_name).read_text()
+        for case in cases_of(root, exercise):
+            found = solution.count(case.original)
+            if found != 1:
+                problems.append(
+                    f"{planted_file(root, exercise).relative_to(root)}: {case.function}: "
+                    f"{case.name!r}: its original occurs {found} times in "
+                    f"solutions/{exercise.file_name} (exactly once is needed)"
+                )
+    return problems
 
 
 _SIMPLE_STATEMENTS = (

@@ -1,6 +1,6 @@
 """The mutation gate: every planted mistake is caught, every valid alternative accepted.
 
-The cases are listed in each exercise's test file (MISTAKES, ALTERNATIVES);
+The cases are data beside each exercise's tests (tests/planted/<module>.toml);
 savedmodel_kata/maintainer/mutation_gate.py plants them and judges the
 suite: a mistake must fail a test of its own function with a report that
 names it and fits a screen, an alternative must pass every test. A case that
@@ -90,3 +90,23 @@ def test_a_mutant_that_does_not_parse_or_changes_a_compound_statement_reaches_al
     guarded = MODULE + "\ntry:\n    FAST = 1\nexcept ImportError:\n    FAST = 0\n"
     changed = guarded.replace("FAST = 0", "FAST = 2")
     assert mutation_gate.affected_functions(guarded, changed) == set(EXERCISE_FUNCTIONS)
+
+
+def test_every_planted_original_occurs_exactly_once_in_its_solution():
+    assert mutation_gate.misplaced_originals(ROOT) == []
+
+
+def test_a_case_whose_original_a_solution_lost_is_named(tmp_path):
+    for folder in ("solutions", "tests/planted"):
+        (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    (tmp_path / "solutions").unlink()
+    (tmp_path / "solutions").mkdir()
+    for path in (ROOT / "solutions").glob("*.py"):
+        (tmp_path / "solutions" / path.name).write_text(path.read_text())
+    exercise = catalogue.by_number(1)
+    case = mutation_gate.cases_of(ROOT, exercise)[0]
+    solution = tmp_path / "solutions" / exercise.file_name
+    solution.write_text(solution.read_text().replace(case.original, "# reformatted"))
+    problems = mutation_gate.misplaced_originals(tmp_path)
+    assert any(repr(case.name) in p and "occurs 0 times" in p for p in problems), problems
