@@ -17,7 +17,7 @@ from pathlib import Path
 from savedmodel_kata import catalogue
 from savedmodel_kata.grading import classroom
 from savedmodel_kata.grading.workspace import MANIFEST_FILE, manifest
-from savedmodel_kata.maintainer.stubs import make_stub
+from savedmodel_kata.stubs import make_stub
 
 
 def expected(root: Path) -> dict[Path, str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
-from savedmodel_kata.maintainer.stubs import make_stub
 from savedmodel_kata.runner.console import console
+from savedmodel_kata.stubs import make_stub
 
 HELP = "restore an exercise's stub, keeping your version as a backup"
 BACKUP_FOLDER = ".backups"  # under exercises/: pytest skips dot-folders, git status shows them

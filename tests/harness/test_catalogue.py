@@ -15,8 +15,8 @@ import pytest
 
 from savedmodel_kata import catalogue, code_under_test, settings
 from savedmodel_kata.errors import CatalogueError, TargetError
-from savedmodel_kata.maintainer.stubs import make_stub
 from savedmodel_kata.settings import TARGETS
+from savedmodel_kata.stubs import make_stub
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = catalogue.exercises()
