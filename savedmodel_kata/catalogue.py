@@ -6,9 +6,9 @@ import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from savedmodel_kata.errors import CatalogueError
-from savedmodel_kata.kinds import KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,6 +21,16 @@ CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 EXERCISE_FUNCTIONS = ("create_model", "save", "load_signature_tensors", "evaluate")
 # What the end-to-end test grades: all four of the student's functions, chained.
 END_TO_END = "end_to_end"
+# The kinds an exercise may be (its `kind`): name -> "module:class", imported by
+# savedmodel_kata.kinds on first use. Named here, below the kinds, so the catalogue can check
+# an exercise's kind without importing any of them.
+KINDS = {
+    "graph": "savedmodel_kata.kinds.graph:GraphKind",
+    "bridge": "savedmodel_kata.kinds.graph:BridgeKind",
+    "module": "savedmodel_kata.kinds.module:ModuleKind",
+    "keras": "savedmodel_kata.kinds.keras:KerasKind",
+    "serving": "savedmodel_kata.kinds.serving:ServingKind",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ class Exercise:
         raise CatalogueError(f"exercise {self.number} has no function {name!r}; it has {known}")
 
 
-def _parse(raw: dict) -> tuple[Exercise, ...]:
+def _parse(raw: dict[str, Any]) -> tuple[Exercise, ...]:
     exercises = []
     for entry in raw.get("exercise", []):
         functions = tuple(

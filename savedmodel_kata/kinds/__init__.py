@@ -10,28 +10,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from savedmodel_kata.catalogue import Exercise
+from savedmodel_kata.catalogue import KINDS, Exercise
 
-# kind name -> "module:class", imported on first use.
-KINDS = {
-    "graph": "savedmodel_kata.kinds.graph:GraphKind",
-    "bridge": "savedmodel_kata.kinds.graph:BridgeKind",
-    "module": "savedmodel_kata.kinds.module:ModuleKind",
-    "keras": "savedmodel_kata.kinds.keras:KerasKind",
-    "serving": "savedmodel_kata.kinds.serving:ServingKind",
-}
+if TYPE_CHECKING:  # the kinds import numpy and TensorFlow: only their names are needed here
+    from savedmodel_kata.kinds.base import Kind
 
-_instances: dict = {}
+_instances: dict[str, Kind] = {}
 
 
-def named(name: str):
-    """The kind called `name` (one of KINDS)."""
+def named(name: str) -> Kind:
+    """The kind called `name` (one of the catalogue's KINDS)."""
     if name not in _instances:
         module, _, cls = KINDS[name].partition(":")
         _instances[name] = getattr(importlib.import_module(module), cls)()
     return _instances[name]
 
 
-def for_exercise(exercise: Exercise):
+def for_exercise(exercise: Exercise) -> Kind:
     return named(exercise.kind)
