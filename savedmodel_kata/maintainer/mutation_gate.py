@@ -270,7 +270,7 @@ def run(
     root: Path, exercises: Iterable[catalogue.Exercise], names: Iterable[str] = ()
 ) -> list[Verdict]:
     """Plant every case (or those named) of `exercises` and judge the suite on each."""
-    from savedmodel_kata.runner.test_runs import run_tests
+    from savedmodel_kata.plugin.in_process import run_tests
 
     names = set(names)
     verdicts = []

@@ -1,56 +1,11 @@
-"""Running exercise tests in this process, and getting `TestResult`s back.
+"""Running exercise tests in this process: now savedmodel_kata.plugin.in_process.
 
-TensorFlow stays imported between runs (what makes `kata watch` fast), and
-each run resolves its settings afresh through the plugin. `kata status`,
-`kata watch`, `kata solution` and the meta-tests use this one function.
+Kept as a re-export while its importers move to the plugin's module (below
+the runner, the grading and the maintainers' commands, which all use it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-from pathlib import Path
+from savedmodel_kata.plugin.in_process import pytest_arguments, run_tests
 
-from savedmodel_kata import catalogue, settings
-from savedmodel_kata.plugin import hypothesis_profiles
-from savedmodel_kata.plugin.recorder import ResultRecorder
-
-
-def run_tests(
-    root: Path,
-    exercises: list[catalogue.Exercise],
-    *,
-    target: str = "exercises",
-    targets: tuple[str, ...] = (),
-    first_failure_only: bool = False,
-    profile: str = "kata-grading",
-    select: str | None = None,
-    plugins: tuple = (),
-    recorder: ResultRecorder | None = None,
-) -> ResultRecorder:
-    """Run the tests of `exercises` against `target` (or each of `targets`), quietly.
-
-    `select` is pytest's -k; `plugins` join the run (the mutation gate's selector does).
-    """
-    import pytest
-
-    recorder = recorder or ResultRecorder()
-    arguments = [str(root / t / e.file_name) for t in (targets or (target,)) for e in exercises]
-    # pytest's unraisable-exception plugin runs gc.collect() five times at exit:
-    # 0.8 s with TensorFlow's heap, on every rerun of `kata watch`.
-    arguments += ["-p", "savedmodel_kata.plugin", "-p", "no:cacheprovider"]
-    arguments += ["-p", "no:unraisableexception", "-q", "--rootdir", str(root)]
-    arguments += ["--hypothesis-profile", profile]
-    if first_failure_only:
-        arguments.append("-x")
-    if select:
-        arguments += ["-k", select]
-    outer = settings._current  # a run inside a pytest session (the meta-tests) leaves it as it was
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            pytest.main(arguments, plugins=[recorder, *plugins])
-    finally:
-        if outer is not None:
-            settings.use(outer)
-            hypothesis_profiles.load(outer.hypothesis_profile)
-    return recorder
+__all__ = ["pytest_arguments", "run_tests"]
