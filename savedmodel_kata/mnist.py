@@ -16,6 +16,7 @@ float32 ``[N, 28, 28, 1]`` in [0, 1] and labels as int64 ``[N]``.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -92,6 +93,15 @@ def load_mnist_dataset(
         _normalise_images(test_images),
         test_labels.astype(np.int64),
     )
+
+
+@functools.cache
+def bundled_digits() -> Digits:
+    """Kept for the life of the process: `kata watch` and `kata status` run pytest many times."""
+    digits = load_mnist_dataset("bundled")
+    for array in digits:
+        array.setflags(write=False)  # shared between runs: no test may change it
+    return digits
 
 
 def _normalise_images(images: np.ndarray) -> np.ndarray:

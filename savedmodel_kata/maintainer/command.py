@@ -90,7 +90,7 @@ def _warm_cache(root: Path) -> int:
     """Train each exercise's reference as the tests do, so their first run finds it cached."""
     from savedmodel_kata import catalogue, kinds
     from savedmodel_kata.code_under_test import import_exercise
-    from savedmodel_kata.plugin.fixtures import bundled_digits
+    from savedmodel_kata.mnist import bundled_digits
 
     for exercise in catalogue.exercises():
         kind = kinds.for_exercise(exercise)

@@ -44,7 +44,7 @@ from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
 from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import Score, Weights
-from savedmodel_kata.mnist import Digits, load_mnist_dataset
+from savedmodel_kata.mnist import Digits, bundled_digits
 from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
 from savedmodel_kata.plugin.run import RUN, exercise_of_test_file
 
@@ -77,15 +77,6 @@ class Memo(dict):
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(repr(self))
-
-
-@functools.cache
-def bundled_digits() -> Digits:
-    """Kept for the life of the process: `kata watch` and `kata status` run pytest many times."""
-    digits = load_mnist_dataset("bundled")
-    for array in digits:
-        array.setflags(write=False)  # shared between runs: no test may change it
-    return digits
 
 
 @pytest.fixture(scope="session")
