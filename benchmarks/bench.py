@@ -1,22 +1,26 @@
 """Benchmark: the kata's speed and memory, as ratios measured in one run.
 
-    python benchmarks/bench.py            # the feedback rows and the per-exercise table
-    python benchmarks/bench.py --quick    # skip the pytest rows
-    python benchmarks/bench.py --all      # also tox on a fresh clone, and training on 60,000 digits
+    python benchmarks/bench.py                  # every section but training and tox
+    python benchmarks/bench.py --quick          # skip the pytest rows and the profile
+    python benchmarks/bench.py --all            # also tox on a fresh clone, 60,000 digits
+    python benchmarks/bench.py --only watch     # the sections named (see --help)
 
-This machine's speed drifts (other work, thermal limits), so every whole-process
-time is paired with a bare `python -c "import tensorflow"` measured just before
-it, and reported as the ratio of the two: the ratio holds while the machine's
-speed moves. Memory is each process's peak resident set (wait4's ru_maxrss).
-Nothing here asserts: the numbers are for the README and for noticing a
-regression, never a test.
+Each section's table is printed as it is measured, then written into
+benchmarks/results.md (`--results FILE` elsewhere) with the date and the machine:
+a section measured replaces its older self, the others are kept. How the numbers
+are taken, and how to read them, is RESULTS_PREAMBLE below (the file's opening).
+Nothing here asserts: the numbers are for noticing a regression, never a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
+import importlib.metadata
 import os
+import platform
+import re
 import shutil
 import statistics
 import struct
@@ -24,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +40,92 @@ REPEATS = 3
 IMPORT = [sys.executable, "-c", "import tensorflow"]
 
 
-def row(name: str, value: str) -> None:
-    print(f"| {name} | {value} |", flush=True)
+RESULTS_FILE = ROOT / "benchmarks" / "results.md"
+# The README's test command, what .ci/run runs (tests/harness/test_documents.py keeps them equal).
+TEST_COMMAND = ("tox", "run-parallel", "-e", "solutions,gate")
+
+RESULTS_PREAMBLE = """\
+# Benchmark results
+
+Written by `python benchmarks/bench.py` (see its `--help`); each section is
+the latest run of its part, with the date, the machine and the command. Edit
+the benchmark, not this file.
+
+This machine's speed drifts (other work, thermal limits), so every
+whole-process time is paired with a bare `python -c "import tensorflow"` run
+just before it and given as the ratio of the two: the ratio holds while the
+machine's speed moves. Memory is each process's peak resident set (wait4's
+`ru_maxrss`). Compare rows of one run, not across runs: a run that keeps both
+cores busy (pytest and the fresh process) suffers more from a busy machine
+than the single-threaded import it is paired with.
+"""
+
+
+@dataclass
+class Table:
+    """One section of the results: a heading, a Markdown table, filled (and printed) row by row."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+    def start(self) -> None:
+        print(f"\n## {self.name}: {self.title}\n", flush=True)
+        print(self._line(self.columns), self._line(("---",) * len(self.columns)), sep="\n")
+
+    def add(self, *cells: str) -> None:
+        assert len(cells) == len(self.columns), (self.name, cells)
+        self.rows.append(cells)
+        print(self._line(cells), flush=True)
+
+    def markdown(self, stamp: str) -> str:
+        lines = [f"## {self.name}: {self.title}", "", stamp, "", self._line(self.columns)]
+        lines.append(self._line(("---",) * len(self.columns)))
+        lines += [self._line(r) for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _line(cells) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+
+def machine() -> str:
+    """The machine and the versions a run measured, for the results file."""
+    processor = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
+        processor = found.group(1).strip() if found else processor
+    versions = []
+    for package in ("tensorflow", "keras"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} not installed")
+    return (
+        f"{platform.system()}, {processor}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {', '.join(versions)}"
+    )
+
+
+def stamp(command: str, when: datetime.datetime | None = None) -> str:
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    return f"Measured {when:%Y-%m-%d %H:%M} UTC on {machine()}: `{command}`."
+
+
+def write_results(path: Path, tables: list[Table], stamp_text: str, order: list[str]) -> None:
+    """Write `tables` into the results file at `path`, keeping its other sections as they were.
+
+    Sections are `## name: title` headings; they come out in `order` (names not in it last)."""
+    kept: dict[str, str] = {}
+    if path.exists():
+        for chunk in re.split(r"^(?=## )", path.read_text(), flags=re.M)[1:]:
+            kept[chunk.split(":", 1)[0].removeprefix("## ").strip()] = chunk.rstrip() + "\n"
+    for table in tables:
+        kept[table.name] = table.markdown(stamp_text)
+    ranked = sorted(kept, key=lambda n: order.index(n) if n in order else len(order))
+    path.write_text(RESULTS_PREAMBLE + "".join("\n" + kept[name] for name in ranked))
 
 
 def measure(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> tuple[float, float]:
@@ -66,15 +156,15 @@ def pytest_command(*paths: str) -> list[str]:
     return [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider"]
 
 
-def bench_import() -> None:
+def bench_import(table: Table) -> None:
     seconds, peaks = zip(*(measure(IMPORT) for _ in range(REPEATS)), strict=True)
-    row(
+    table.add(
         "`import tensorflow` (fresh process, median)",
         f"{statistics.median(seconds):.2f} s, {max(peaks):.0f} MiB",
     )
 
 
-def bench_pytest() -> None:
+def bench_pytest(table: Table) -> None:
     from savedmodel_kata import catalogue
 
     env = dict(os.environ)
@@ -83,25 +173,27 @@ def bench_pytest() -> None:
     )  # warm the cache
     for exercise in catalogue.exercises():
         ratio, seconds, peak = paired(pytest_command(f"solutions/{exercise.file_name}"), env)
-        row(
+        table.add(
             f"`pytest solutions/{exercise.file_name}`, warm",
             f"{ratio:.2f} × import ({seconds:.1f} s, {peak:.0f} MiB)",
         )
     ratio, seconds, peak = paired(pytest_command("solutions/"), env)
-    row("`pytest solutions/`, warm", f"{ratio:.2f} × import ({seconds:.1f} s, {peak:.0f} MiB)")
+    table.add(
+        "`pytest solutions/`, warm", f"{ratio:.2f} × import ({seconds:.1f} s, {peak:.0f} MiB)"
+    )
     ratio, seconds, peak = paired(pytest_command("exercises/"), env, repeats=1)
-    row("`pytest exercises/` (the stubs), warm", f"{ratio:.2f} × import ({seconds:.1f} s)")
+    table.add("`pytest exercises/` (the stubs), warm", f"{ratio:.2f} × import ({seconds:.1f} s)")
     with tempfile.TemporaryDirectory() as cold_cache:
         ratio, seconds, _ = paired(
             pytest_command("solutions/"), dict(env, KATA_CACHE_DIR=cold_cache), repeats=1
         )
-    row(
+    table.add(
         "`pytest solutions/`, cold cache (trains every model)",
         f"{ratio:.2f} × import ({seconds:.1f} s)",
     )
 
 
-def bench_grading() -> None:
+def bench_grading(table: Table) -> None:
     """One exercise's grading worker: time and peak memory (what a grading container must hold)."""
     from savedmodel_kata import catalogue
     from savedmodel_kata.grading import workspace
@@ -119,13 +211,13 @@ def bench_grading() -> None:
             ]  # fmt: skip
             env = dict(os.environ, PYTHONPATH=str(root), KATA_ROOT=str(root))
             ratio, seconds, peak = paired(command, env, repeats=1)
-        row(
+        table.add(
             f"grading worker, {exercise.id} solved",
             f"{ratio:.2f} × import ({seconds:.1f} s), peak {peak:.0f} MiB",
         )
 
 
-def bench_watch() -> None:
+def bench_watch(table: Table) -> None:
     """`kata watch`: from a save to the first lesson on screen, in the watching process.
 
     The student works on evaluate (the exercise's first planted mistake in evaluate): the save
@@ -158,7 +250,7 @@ def bench_watch() -> None:
             student.write_text(wrong)
             failing = check_once(workspace, exercise).failing
             lessons = [check_once(workspace, exercise, failing).seconds for _ in range(REPEATS)]
-            row(
+            table.add(
                 f"`kata watch {exercise.number}`: a save to the first lesson (evaluate) / all pass",
                 f"{statistics.median(lessons):.2f} s / {passing:.2f} s",
             )
@@ -166,7 +258,7 @@ def bench_watch() -> None:
         shutil.rmtree(workspace)
 
 
-def bench_exercises() -> None:
+def bench_exercises(table: Table) -> None:
     """Per exercise, through its kind: training speed, export size, save and load, prediction."""
     from savedmodel_kata import catalogue, kinds
     from savedmodel_kata.code_under_test import import_exercise
@@ -174,11 +266,6 @@ def bench_exercises() -> None:
 
     data = load_mnist_dataset("bundled")
     images = data.test_images[:PREDICTION_IMAGES]
-    print(
-        "\n| exercise | s / epoch | test acc. | export | save | load "
-        "| predict before / after reload |"
-    )
-    print("|---|---|---|---|---|---|---|")
     for exercise in catalogue.exercises():
         kind = kinds.for_exercise(exercise)
         code = import_exercise(ROOT, "solutions", exercise)
@@ -203,13 +290,14 @@ def bench_exercises() -> None:
             )
             loaded.close()
         kind.close(trained.model)
-        print(
-            f"| {exercise.id} ({exercise.kind}) | {per_epoch:.2f} "
-            f"| {100 * trained.stats.test.accuracy:.2f} % "
-            f"| {size / 1024:.0f} KiB | {save_seconds:.3f} s "
-            f"| {statistics.median(load_times):.3f} s "
-            f"| {1000 * before:.1f} / {1000 * after:.1f} ms |",
-            flush=True,
+        table.add(
+            f"{exercise.id} ({exercise.kind})",
+            f"{per_epoch:.2f}",
+            f"{100 * trained.stats.test.accuracy:.2f} %",
+            f"{size / 1024:.0f} KiB",
+            f"{save_seconds:.3f} s",
+            f"{statistics.median(load_times):.3f} s",
+            f"{1000 * before:.1f} / {1000 * after:.1f} ms",
         )
 
 
@@ -243,7 +331,7 @@ def write_idx_folder(folder: Path, train_size: int = 60000) -> None:
         )
 
 
-def bench_full_training() -> None:
+def bench_full_training(table: Table) -> None:
     """`kata train` on a 60,000-digit IDX folder: peak memory and seconds per epoch."""
     with tempfile.TemporaryDirectory(prefix="kata-bench-idx-") as folder:
         idx = Path(folder) / "idx"
@@ -254,56 +342,53 @@ def bench_full_training() -> None:
             "--idx-dir", str(idx), "--epochs", "1", "--export-dir", str(Path(folder) / "out"),
         ]  # fmt: skip
         _ratio, seconds, peak = paired(command, repeats=1)
-    row("`kata train` on 60,000 IDX digits, 1 epoch", f"{seconds:.1f} s, peak {peak:.0f} MiB")
+    table.add("`kata train` on 60,000 IDX digits, 1 epoch", f"{seconds:.1f} s, peak {peak:.0f} MiB")
 
 
-def bench_tox() -> None:
-    """`tox -e solutions` on a fresh clone (what .ci/run runs): setup, the tests but the
-    mutation gate, then the gate on its own."""
-    import re
+def bench_tox(table: Table) -> None:
+    """The README's test command on a fresh clone (what .ci/run runs): the whole, then each tox
+    environment's setup and commands as tox reports them (the environments run side by side)."""
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.maintainer import mutation_gate
 
     with tempfile.TemporaryDirectory(prefix="kata-bench-tox-") as folder:
         clone = Path(folder) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        gate = "tests/harness/test_mutation_gate.py"
-        finished = subprocess.run(
-            ["tox", "-e", "solutions", "--", "--deselect", gate],
-            cwd=clone, capture_output=True, text=True,
-        )  # fmt: skip
-        times = re.search(r"\(([\d.]+)=setup\[([\d.]+)\]", finished.stdout)
-        total, setup = (float(t) for t in times.groups()) if times else (float("nan"),) * 2
-        verdict = "passed" if finished.returncode == 0 else "FAILED"
-        row(
-            "`tox -e solutions` on a fresh clone, the mutation gate apart",
-            f"{total:.0f} s ({setup:.0f} s setup, {total - setup:.0f} s tests), {verdict}",
-        )
         started = time.perf_counter()
-        finished = subprocess.run(
-            [str(clone / ".tox" / "solutions" / "bin" / "pytest"), gate, "-q"],
-            cwd=clone, capture_output=True, text=True,
-        )  # fmt: skip
+        finished = subprocess.run(TEST_COMMAND, cwd=clone, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-    from savedmodel_kata import catalogue
-    from savedmodel_kata.maintainer import mutation_gate
-
+    verdict = "passed" if finished.returncode == 0 else "FAILED"
+    table.add(f"`{' '.join(TEST_COMMAND)}` on a fresh clone", f"{seconds:.0f} s, {verdict}")
     cases = sum(len(mutation_gate.cases_of(ROOT, e)) for e in catalogue.exercises())
-    row(
-        "the mutation gate (in that clone)",
-        f"{seconds:.0f} s for {cases} planted cases: {seconds / cases:.2f} s a case"
-        + ("" if finished.returncode == 0 else ", FAILED"),
-    )
+    for env, (outcome, total, setup, commands) in tox_env_times(finished.stdout).items():
+        detail = (
+            f", {cases} planted cases: {commands / cases:.2f} s a case" if env == "gate" else ""
+        )
+        table.add(
+            f"its `{env}` environment",
+            f"{total:.0f} s ({setup:.0f} s setup, {commands:.0f} s commands{detail}), {outcome}",
+        )
 
 
-def bench_profile() -> None:
+def tox_env_times(report: str) -> dict[str, tuple[str, float, float, float]]:
+    """From tox's closing report: per environment, (outcome, seconds, setup, commands)."""
+    times = {}
+    for env, outcome, total, setup, commands in re.findall(
+        r"^\s+(\S+): (OK|FAIL)[^(\n]*\(([\d.]+)=setup\[([\d.]+)\]\+cmd\[([\d.,]+)\]",
+        report,
+        re.M,
+    ):
+        spent = sum(float(c) for c in commands.split(","))
+        times[env] = (outcome, float(total), float(setup), spent)
+    return times
+
+
+def bench_profile(table: Table) -> None:
     """Where one exercise's `pytest solutions/exNN` spends its time: the process start and
     TensorFlow's import, collection, fixtures' setup (training replay from the cache, exports,
     the fresh process), the tests themselves by function, and the rest."""
-    import re
-
     from savedmodel_kata import catalogue
 
-    print("\n| exercise | whole run | import tensorflow | fixtures (setup) | tests by function |")
-    print("|---|---|---|---|---|")
     for exercise in catalogue.exercises():
         command = pytest_command(f"solutions/{exercise.file_name}")
         subprocess.run(command, cwd=ROOT, capture_output=True)  # the cache warm
@@ -332,33 +417,79 @@ def bench_profile() -> None:
                 )
                 functions[function] = functions.get(function, 0.0) + float(seconds)
         by_function = ", ".join(f"{f} {s:.1f}" for f, s in functions.items())
-        print(
-            f"| {exercise.id} | {whole:.1f} s | {baseline:.1f} s | {phases['setup']:.1f} s "
-            f"| {by_function} (s) |",
-            flush=True,
+        table.add(
+            exercise.id,
+            f"{whole:.1f} s",
+            f"{baseline:.1f} s",
+            f"{phases['setup']:.1f} s",
+            f"{by_function} (s)",
         )
 
 
-def main() -> None:
+# Each section: its name (for --only), title, columns, the function that fills it, and
+# whether a plain run includes it ("all": only with --all; "slow": skipped by --quick).
+SECTIONS: list[tuple[str, str, tuple[str, ...], Callable[[Table], None], str]] = [
+    ("import", "TensorFlow's import, the unit of every ratio", ("measurement", "value"),
+     bench_import, "plain"),
+    ("pytest", "the test runs, warm and cold", ("measurement", "value"),
+     bench_pytest, "slow"),
+    ("grading", "one exercise's grading worker", ("measurement", "value"),
+     bench_grading, "plain"),
+    ("watch", "`kata watch`, from a save to the lesson", ("measurement", "value"),
+     bench_watch, "plain"),
+    ("training", "MNIST's full size", ("measurement", "value"),
+     bench_full_training, "all"),
+    ("tox", "the README's test command on a fresh clone", ("measurement", "value"),
+     bench_tox, "all"),
+    ("exercises",
+     f"per exercise (solutions, 8,000 training digits, batch 32, {PREDICTION_IMAGES:,} predicted)",
+     ("exercise", "s / epoch", "test acc.", "export", "save", "load",
+      "predict before / after reload"),
+     bench_exercises, "plain"),
+    ("profile",
+     "where one exercise's `pytest solutions/exNN_*.py` spends its time (pytest's durations; "
+     "the whole run is the process: the rest of it is Python's start, the plugin and collection)",
+     ("exercise", "whole run", "import tensorflow", "fixtures (setup)", "tests by function"),
+     bench_profile, "slow"),
+]  # fmt: skip
+SECTION_NAMES = [s[0] for s in SECTIONS]
+
+
+def chosen_sections(only: list[str], quick: bool, everything: bool) -> list[str]:
+    if only:
+        return [name for name in SECTION_NAMES if name in only]
+    included = {"plain", *([] if quick else ["slow"]), *(["all"] if everything else [])}
+    return [name for name, *_, when in SECTIONS if when in included]
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the pytest rows")
+    parser.add_argument("--quick", action="store_true", help="skip the pytest rows and profile")
     parser.add_argument(
         "--all", action="store_true", help="also tox on a fresh clone and 60,000 digits"
     )
-    args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
-    print("| measurement | value |\n|---|---|")
-    bench_import()
-    if not args.quick:
-        bench_pytest()
-    bench_grading()
-    bench_watch()
-    if args.all:
-        bench_full_training()
-        bench_tox()
-    bench_exercises()
-    if not args.quick:
-        bench_profile()
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTION_NAMES, default=[], metavar="SECTION",
+        help=f"run only these sections: {', '.join(SECTION_NAMES)}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_FILE, help="the results file to update"
+    )
+    args = parser.parse_args(argv)
+    command = " ".join(
+        ["python benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    stamp_text = stamp(command)
+    print(stamp_text)
+    tables = []
+    for name, title, columns, fill, _ in SECTIONS:
+        if name in chosen_sections(args.only, args.quick, args.all):
+            table = Table(name, title, columns)
+            table.start()
+            fill(table)
+            tables.append(table)
+    write_results(args.results, tables, stamp_text, SECTION_NAMES)
+    print(f"\nwritten: {args.results}")
 
 
 if __name__ == "__main__":
