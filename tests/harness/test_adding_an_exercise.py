@@ -1,4 +1,4 @@
-"""The README's recipe for adding an exercise of an existing kind, followed in a scratch copy.
+"""docs/maintainers.md's recipe for adding an exercise of an existing kind, in a scratch copy.
 
 One more exercise (kind `module`, a copy of exercise 2 under a new name) is
 added by touching exactly what the recipe lists: a catalogue entry, its
