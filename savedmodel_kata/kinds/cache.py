@@ -38,6 +38,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def training_sources() -> tuple[bytes, ...]:
     return tuple(path.read_bytes() for path in files)
 
 
-def load(key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+def load(key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
     """The variable values and stats stored under `key`, or None (no entry, or a damaged one)."""
     if not enabled():
         return None
@@ -125,7 +126,7 @@ def load(key: str) -> tuple[dict[str, np.ndarray], dict] | None:
         return None
 
 
-def store(key: str, values: dict[str, np.ndarray], stats: dict) -> None:
+def store(key: str, values: dict[str, np.ndarray], stats: dict[str, Any]) -> None:
     if not enabled():
         return
     stats_bytes = json.dumps(stats).encode()
@@ -136,7 +137,7 @@ def store(key: str, values: dict[str, np.ndarray], stats: dict) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: only allow_pickle
         # Write then rename: a run killed half-way never leaves half an entry.
         with tempfile.NamedTemporaryFile(dir=folder, delete=False) as handle:
             handle.write(buffer.getvalue())
@@ -146,7 +147,7 @@ def store(key: str, values: dict[str, np.ndarray], stats: dict) -> None:
 
 
 def _digest(values: dict[str, np.ndarray], stats_bytes: bytes) -> str:
-    parts = [stats_bytes]
+    parts: list[object] = [stats_bytes]
     for name in sorted(values):
         value = np.ascontiguousarray(values[name])
         parts += [name, value.dtype.str, value.shape, value.tobytes()]

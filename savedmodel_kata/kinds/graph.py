@@ -17,22 +17,23 @@ tensors, images, labels)`), `bridge` loads the TF2 way
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from savedmodel_kata.errors import ModelError
 from savedmodel_kata.kinds.base import (
-    INPUT_SHAPE,
-    NUM_CLASSES,
-    SEED,
+    CreateModel,
+    ExerciseFunction,
     Export,
     Kind,
     Loaded,
     check_weight_shapes,
 )
+from savedmodel_kata.kinds.score import INPUT_SHAPE, NUM_CLASSES
+from savedmodel_kata.kinds.training import SEED, Snapshot, Step, Weights
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 # The tutorial's tensor names. Tests also export under other names, to catch
@@ -53,21 +54,22 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
 class GraphModel:
     """The tutorial's graph in a live session: x, y, logits, prediction and accuracy."""
 
-    graph: object
-    session: object
-    x: object
-    y: object
-    logits: object
-    prediction: object
-    accuracy: object
+    # TensorFlow's objects: a tf.Graph, a tf.compat.v1.Session, then tensors of the graph.
+    graph: Any
+    session: Any
+    x: Any
+    y: Any
+    logits: Any
+    prediction: Any
+    accuracy: Any
 
     def __repr__(self) -> str:  # short: Hypothesis prints it with every falsifying example
         return f"<GraphModel {self.x.name} -> {self.prediction.name}>"
 
-    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis' printer asks for this one
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis' printer asks
         printer.text(repr(self))
 
-    def variables(self, trainable_only: bool = False) -> list:
+    def variables(self, trainable_only: bool = False) -> list[Any]:
         v1 = import_tensorflow().compat.v1
         with self.graph.as_default():
             return v1.trainable_variables() if trainable_only else v1.global_variables()
@@ -77,7 +79,7 @@ class GraphModel:
         variables = self.variables(trainable_only)
         return dict(zip((v.name for v in variables), self.session.run(variables), strict=True))
 
-    def assign(self, variables: list, values: list[np.ndarray]) -> None:
+    def assign(self, variables: list[Any], values: list[np.ndarray]) -> None:
         """Set `variables` without adding ops to the graph (feeding each initializer its value),
         so a graph restored from the cache is op for op the graph training builds."""
         with self.graph.as_default():
@@ -86,7 +88,7 @@ class GraphModel:
 
 
 def build(
-    create_model: Callable, *, seed: int = SEED, names: dict[str, str] = TUTORIAL_TENSOR_NAMES
+    create_model: CreateModel, *, seed: int = SEED, names: dict[str, str] = TUTORIAL_TENSOR_NAMES
 ) -> GraphModel:
     """The tutorial's graph around `create_model`, variables initialised from `seed`."""
     tf = import_tensorflow()
@@ -112,7 +114,7 @@ def build(
     return GraphModel(graph, session, x, y, logits, prediction, accuracy)
 
 
-def check_logits(logits: object, graph: object, x: object) -> None:
+def check_logits(logits: Any, graph: Any, x: Any) -> None:
     """ModelError, saying what is wrong, unless `logits` is a float32 [?, 10] tensor of `graph`
     computed from the placeholder `x`."""
     tf = import_tensorflow()
@@ -139,9 +141,10 @@ def check_logits(logits: object, graph: object, x: object) -> None:
         )
 
 
-def ops_computing(tensor) -> list:
+def ops_computing(tensor: Any) -> list[Any]:
     """Every operation `tensor` depends on."""
-    seen, stack = {}, [tensor.op]
+    seen: dict[str, Any] = {}
+    stack = [tensor.op]
     while stack:
         op = stack.pop()
         if op.name not in seen:
@@ -161,25 +164,27 @@ class GraphKind(Kind):
         "tensors of the session's graph"
     )
 
-    def new_model(self, create_model, *, seed=SEED, for_training=True) -> GraphModel:
+    def new_model(
+        self, create_model: CreateModel, *, seed: int = SEED, for_training: bool = True
+    ) -> GraphModel:
         return build(create_model, seed=seed)
 
     def close(self, model: GraphModel) -> None:
         model.session.close()
 
-    def weights(self, model: GraphModel):
+    def weights(self, model: GraphModel) -> Weights:
         return {tuple(value.shape): value for value in model.values(trainable_only=True).values()}
 
-    def assign(self, model: GraphModel, weights) -> None:
+    def assign(self, model: GraphModel, weights: Weights) -> None:
         variables = model.variables(trainable_only=True)
         shapes = [tuple(v.shape.as_list()) for v in variables]
         check_weight_shapes(shapes, weights)
         model.assign(variables, [weights[shape] for shape in shapes])
 
-    def snapshot(self, model: GraphModel) -> dict[str, np.ndarray]:
+    def snapshot(self, model: GraphModel) -> Snapshot:
         return model.values()
 
-    def restore(self, model: GraphModel, snapshot) -> None:
+    def restore(self, model: GraphModel, snapshot: Snapshot) -> None:
         """Every global variable from `snapshot`, which may hold more (optimizer slots)."""
         variables = model.variables()
         missing = sorted(v.name for v in variables if v.name not in snapshot)
@@ -187,13 +192,13 @@ class GraphKind(Kind):
             raise KeyError(f"no stored value for {missing}")
         model.assign(variables, [snapshot[v.name] for v in variables])
 
-    def _predict_batch(self, model: GraphModel, images):
+    def _predict_batch(self, model: GraphModel, images: np.ndarray) -> np.ndarray:
         return model.session.run(model.prediction, feed_dict={model.x: images})
 
     def _identity(self, model: GraphModel) -> bytes:
         return model.graph.as_graph_def().SerializeToString(deterministic=True)
 
-    def _step(self, model: GraphModel, learning_rate: float):
+    def _step(self, model: GraphModel, learning_rate: float) -> Step:
         """The tutorial's loss and Adam optimizer, added to the graph; only their variables
         initialised."""
         tf = import_tensorflow()
@@ -208,7 +213,7 @@ class GraphKind(Kind):
                 v1.variables_initializer([v for v in v1.global_variables() if v not in before])
             )
 
-        def step(images, labels):
+        def step(images: np.ndarray, labels: np.ndarray) -> float:
             _, value = model.session.run(
                 [train_op, loss], feed_dict={model.x: images, model.y: one_hot(labels)}
             )
@@ -218,12 +223,17 @@ class GraphKind(Kind):
 
     # --- the exercise's functions ------------------------------------------------
 
-    def export(self, save, model: GraphModel, directory: Path) -> Export:
+    def export(self, save: ExerciseFunction, model: GraphModel, directory: Path) -> Export:
         with model.graph.as_default():
             save(model.session, str(directory), model.x, model.y, model.prediction, model.accuracy)
         return Export(Path(directory))
 
-    def load(self, load_signature_tensors, directory: Path, key: str = "serving_default") -> Loaded:
+    def load(
+        self,
+        load_signature_tensors: ExerciseFunction,
+        directory: Path,
+        key: str = "serving_default",
+    ) -> Loaded:
         """A fresh graph and session, as a server would have; the loader fills them."""
         tf = import_tensorflow()
         session = tf.compat.v1.Session(graph=tf.Graph())
@@ -234,11 +244,13 @@ class GraphKind(Kind):
             session.close()
             raise
 
-    def predict_loaded(self, loaded: Loaded, images):
+    def predict_loaded(self, loaded: Loaded, images: np.ndarray) -> np.ndarray:
         tensors = loaded.value
         return loaded.session.run(tensors["prediction"], feed_dict={tensors["input"]: images})
 
-    def evaluate(self, evaluate, loaded: Loaded, images, labels):
+    def evaluate(
+        self, evaluate: ExerciseFunction, loaded: Loaded, images: np.ndarray, labels: np.ndarray
+    ) -> Any:
         with loaded.session.graph.as_default():
             return evaluate(loaded.session, loaded.value, images, labels)
 
@@ -252,14 +264,21 @@ class SignatureLoading:
         "'function' and the 'loaded' object"
     )
 
-    def load(self, load_signature_tensors, directory: Path, key: str) -> Loaded:
+    def load(
+        self,
+        load_signature_tensors: ExerciseFunction,
+        directory: Path,
+        key: str = "serving_default",
+    ) -> Loaded:
         return Loaded(load_signature_tensors(str(directory), key))
 
-    def predict_loaded(self, loaded: Loaded, images):
+    def predict_loaded(self, loaded: Loaded, images: np.ndarray) -> np.ndarray:
         tf = import_tensorflow()
         return loaded.value["function"](input=tf.constant(images))["prediction"].numpy()
 
-    def evaluate(self, evaluate, loaded: Loaded, images, labels):
+    def evaluate(
+        self, evaluate: ExerciseFunction, loaded: Loaded, images: np.ndarray, labels: np.ndarray
+    ) -> Any:
         return evaluate(loaded.value, images, labels)
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from savedmodel_kata.kinds.base import LEARNING_RATE, Export, Loaded
+from savedmodel_kata.kinds.base import ExerciseFunction, Export, Loaded
 from savedmodel_kata.kinds.module import ModuleKind
+from savedmodel_kata.kinds.training import LEARNING_RATE, Snapshot, Step
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 
@@ -26,7 +28,7 @@ def keras_file_for(directory: Path) -> Path:
     return directory.with_name(directory.name + ".keras")
 
 
-def _without_names(config):
+def _without_names(config: Any) -> Any:
     # Layer names count up within a process (conv2d, conv2d_1, ...): leave them out.
     if isinstance(config, dict):
         return {key: _without_names(value) for key, value in config.items() if key != "name"}
@@ -43,7 +45,7 @@ class KerasKind(ModuleKind):
         "(names to tf.TensorSpec)"
     )
 
-    def _compile(self, model, learning_rate: float) -> None:
+    def _compile(self, model: Any, learning_rate: float) -> None:
         import keras
 
         model.compile(
@@ -52,14 +54,14 @@ class KerasKind(ModuleKind):
             metrics=["accuracy"],
         )
 
-    def snapshot(self, model) -> dict[str, np.ndarray]:
+    def snapshot(self, model: Any) -> Snapshot:
         state = super().snapshot(model)
         if getattr(model, "optimizer", None) is not None:  # an uncompiled model has none
             optimizer = enumerate(model.optimizer.variables)
             state.update({f"optimizer/{i}": np.array(v) for i, v in optimizer})
         return state
 
-    def restore(self, model, snapshot) -> None:
+    def restore(self, model: Any, snapshot: Snapshot) -> None:
         """Weights, then (compiling the model) the optimizer's state, when the snapshot has it."""
         super().restore(model, snapshot)
         stored = sum(name.startswith("optimizer/") for name in snapshot)
@@ -73,10 +75,10 @@ class KerasKind(ModuleKind):
         for i, variable in enumerate(variables):
             variable.assign(snapshot[f"optimizer/{i}"])
 
-    def _identity(self, model) -> bytes:
+    def _identity(self, model: Any) -> bytes:
         return json.dumps(_without_names(json.loads(model.to_json())), sort_keys=True).encode()
 
-    def _step(self, model, learning_rate: float):
+    def _step(self, model: Any, learning_rate: float) -> Step:
         self._compile(model, learning_rate)
         return lambda images, labels: model.train_on_batch(
             images, labels.astype(np.int64), return_dict=True
@@ -84,14 +86,16 @@ class KerasKind(ModuleKind):
 
     # --- the exercise's functions ------------------------------------------------
 
-    def export(self, save, model, directory: Path) -> Export:
+    def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         keras_file = keras_file_for(directory)
         save(model, str(directory), str(keras_file))
         return Export(Path(directory), keras_file)
 
-    def predict_loaded(self, loaded: Loaded, images):
+    def predict_loaded(self, loaded: Loaded, images: np.ndarray) -> np.ndarray:
         tf = import_tensorflow()
         return np.asarray(loaded.value["layer"](tf.constant(images))["prediction"])
 
-    def evaluate(self, evaluate, loaded: Loaded, images, labels):
+    def evaluate(
+        self, evaluate: ExerciseFunction, loaded: Loaded, images: np.ndarray, labels: np.ndarray
+    ) -> Any:
         return evaluate(loaded.value, images, labels)

@@ -8,16 +8,24 @@ harness seeds TensorFlow before calling it. It is exported with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from savedmodel_kata.errors import ModelError
-from savedmodel_kata.kinds.base import SEED, Export, Kind, check_weight_shapes
+from savedmodel_kata.kinds.base import (
+    CreateModel,
+    ExerciseFunction,
+    Export,
+    Kind,
+    check_weight_shapes,
+)
 from savedmodel_kata.kinds.graph import SignatureLoading
+from savedmodel_kata.kinds.training import SEED, Snapshot, Step, Weights
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 
-def seeded(create_model, seed: int = SEED):
+def seeded(create_model: CreateModel, seed: int = SEED) -> Any:
     """`create_model()` with TensorFlow's and Keras' global seeds set: reproducible initial
     weights."""
     tf = import_tensorflow()
@@ -31,38 +39,40 @@ def seeded(create_model, seed: int = SEED):
 class ModuleKind(SignatureLoading, Kind):
     name = "module"
 
-    def new_model(self, create_model, *, seed=SEED, for_training=True):
+    def new_model(
+        self, create_model: CreateModel, *, seed: int = SEED, for_training: bool = True
+    ) -> Any:
         return seeded(create_model, seed)
 
-    def weights(self, model):
+    def weights(self, model: Any) -> Weights:
         return {tuple(v.shape): np.array(v) for v in model.trainable_variables}
 
-    def assign(self, model, weights) -> None:
+    def assign(self, model: Any, weights: Weights) -> None:
         variables = list(model.trainable_variables)
         shapes = [tuple(v.shape) for v in variables]
         check_weight_shapes(shapes, weights)
         for variable, shape in zip(variables, shapes, strict=True):
             variable.assign(weights[shape])
 
-    def snapshot(self, model) -> dict[str, np.ndarray]:
+    def snapshot(self, model: Any) -> Snapshot:
         return {f"weight/{i}": np.array(v) for i, v in enumerate(model.trainable_variables)}
 
-    def restore(self, model, snapshot) -> None:
+    def restore(self, model: Any, snapshot: Snapshot) -> None:
         variables = list(model.trainable_variables)
         if len(variables) != sum(name.startswith("weight/") for name in snapshot):
             raise KeyError("the stored weights do not fit this model")
         for i, variable in enumerate(variables):
             variable.assign(snapshot[f"weight/{i}"])
 
-    def _logits(self, model, images):
+    def _logits(self, model: Any, images: np.ndarray) -> Any:
         tf = import_tensorflow()
         return model(tf.constant(images))
 
-    def _predict_batch(self, model, images):
+    def _predict_batch(self, model: Any, images: np.ndarray) -> np.ndarray:
         tf = import_tensorflow()
         return tf.nn.softmax(self._logits(model, images)).numpy()
 
-    def _identity(self, model) -> bytes:
+    def _identity(self, model: Any) -> bytes:
         """The traced graph of __call__: what the model computes."""
         tf = import_tensorflow()
         traced = tf.function(model.__call__).get_concrete_function(
@@ -70,7 +80,7 @@ class ModuleKind(SignatureLoading, Kind):
         )
         return traced.graph.as_graph_def().SerializeToString(deterministic=True)
 
-    def _step(self, model, learning_rate: float):
+    def _step(self, model: Any, learning_rate: float) -> Step:
         tf = import_tensorflow()
         # The optimizer lives as long as `step`: never an attribute of the model,
         # or its slots would be exported with it.
@@ -83,7 +93,7 @@ class ModuleKind(SignatureLoading, Kind):
             )
 
         @tf.function
-        def step(images, labels):
+        def step(images: Any, labels: Any) -> Any:  # tensors in, the loss tensor out
             with tf.GradientTape() as tape:
                 logits = model(images)
                 loss = tf.reduce_mean(
@@ -94,6 +104,6 @@ class ModuleKind(SignatureLoading, Kind):
 
         return lambda images, labels: step(tf.constant(images), tf.constant(labels, tf.int64))
 
-    def export(self, save, model, directory: Path) -> Export:
+    def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         save(model, str(directory))
         return Export(Path(directory))

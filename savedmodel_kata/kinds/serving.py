@@ -25,13 +25,23 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
 from savedmodel_kata.kinds import cache
-from savedmodel_kata.kinds.base import SEED, Export, Kind, Loaded, Trained
+from savedmodel_kata.kinds.base import (
+    CreateModel,
+    ExerciseFunction,
+    Export,
+    Kind,
+    Loaded,
+    Trained,
+)
 from savedmodel_kata.kinds.module import ModuleKind
+from savedmodel_kata.kinds.training import SEED, Snapshot, Weights
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 # The exercise whose reference classifier is served.
@@ -39,7 +49,7 @@ CLASSIFIER_EXERCISE = 2
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def client_pixels(images) -> np.ndarray:
+def client_pixels(images: Any) -> np.ndarray:
     """What a client sends: uint8 [N, 28, 28], 0 to 255. Float [N, 28, 28, 1] images in [0, 1]
     (the harness's digits, exactly k/255) are converted; uint8 pixels are kept as they are."""
     images = np.asarray(images)
@@ -57,7 +67,9 @@ def _scratch() -> Path:
     return folder
 
 
-def write_labels(folder: Path, labels=DIGIT_NAMES, name: str = "labels.txt") -> Path:
+def write_labels(
+    folder: Path | str, labels: Iterable[str] = DIGIT_NAMES, name: str = "labels.txt"
+) -> Path:
     """A labels file as create_model takes it: one label a line, line d naming digit d."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,15 +104,15 @@ class ServingKind(Kind):
         "'function', the 'loaded' object and the 'version' (an int)"
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         from savedmodel_kata import kinds
 
-        self.classifiers: ModuleKind = kinds.named("module")
+        self.classifiers = cast(ModuleKind, kinds.named("module"))
 
     # --- the classifier: exercise 2's reference, trained and copied by the module kind
 
     @functools.cached_property
-    def create_classifier(self):
+    def create_classifier(self) -> CreateModel:
         from savedmodel_kata import catalogue
         from savedmodel_kata.code_under_test import find_root, import_exercise
 
@@ -111,27 +123,41 @@ class ServingKind(Kind):
         path = _scratch() / "digit-names" / "labels.txt"
         return path if path.is_file() else write_labels(path.parent)
 
-    def classifier(self, snapshot: dict | None = None, *, seed: int = SEED):
+    def classifier(self, snapshot: Snapshot | None = None, *, seed: int = SEED) -> Any:
         """A new classifier: seeded, or holding `snapshot` (the trained one's values)."""
         model = self.classifiers.new_model(self.create_classifier, seed=seed)
         if snapshot is not None:
             self.classifiers.restore(model, snapshot)
         return model
 
-    def wrap(self, create_model, snapshot: dict | None = None, labels_file: Path | None = None):
+    def wrap(
+        self,
+        create_model: CreateModel,
+        snapshot: Snapshot | None = None,
+        labels_file: Path | None = None,
+    ) -> Any:
         """`create_model(classifier, labels_file)`, around a copy of the classifier in
         `snapshot` (or a seeded, untrained one)."""
         return create_model(self.classifier(snapshot), str(labels_file or self.labels_file()))
 
     # --- the Kind protocol -------------------------------------------------------------
 
-    def new_model(self, create_model, *, seed=SEED, for_training=True):
+    def new_model(
+        self, create_model: CreateModel, *, seed: int = SEED, for_training: bool = True
+    ) -> Any:
         return create_model(self.classifier(seed=seed), str(self.labels_file()))
 
-    def copy(self, create_model, snapshot):
+    def copy(self, create_model: CreateModel, snapshot: Snapshot) -> Any:
         return self.wrap(create_model, snapshot)
 
-    def train(self, create_model, data, *, start_from=None, **options) -> Trained:
+    def train(
+        self,
+        create_model: CreateModel,
+        data: Sequence[np.ndarray],
+        *,
+        start_from: Weights | None = None,
+        **options: Any,
+    ) -> Trained:
         """Exercise 2's classifier trained as the module kind trains it (and cached with it),
         then wrapped by `create_model`."""
         # Only exercise 2's reference code trains here, whoever asks: the reference's scope.
@@ -141,36 +167,38 @@ class ServingKind(Kind):
         )
         return Trained(create_model(trained.model, str(self.labels_file())), trained.stats)
 
-    def weights(self, model):
+    def weights(self, model: Any) -> Weights:
         return self.classifiers.weights(model)
 
-    def assign(self, model, weights) -> None:
+    def assign(self, model: Any, weights: Weights) -> None:
         self.classifiers.assign(model, weights)
 
-    def snapshot(self, model):
+    def snapshot(self, model: Any) -> Snapshot:
         return self.classifiers.snapshot(model)
 
-    def restore(self, model, snapshot) -> None:
+    def restore(self, model: Any, snapshot: Snapshot) -> None:
         self.classifiers.restore(model, snapshot)
 
-    def _predict_batch(self, model, images):
+    def _predict_batch(self, model: Any, images: np.ndarray) -> np.ndarray:
         tf = import_tensorflow()
         return model.classify_pixels(tf.constant(client_pixels(images)))["probabilities"].numpy()
 
     # --- the exercise's functions ------------------------------------------------------
 
-    def export(self, save, model, directory: Path) -> Export:
+    def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         written = save(model, str(directory))
         return Export(Path(written) if isinstance(written, (str, os.PathLike)) else directory)
 
-    def load(self, load_signature_tensors, directory: Path, key: str) -> Loaded:
+    def load(self, load_signature_tensors: ExerciseFunction, directory: Path, key: str) -> Loaded:
         return Loaded(load_signature_tensors(str(serving_base(directory)), key))
 
-    def predict_loaded(self, loaded: Loaded, images):
+    def predict_loaded(self, loaded: Loaded, images: np.ndarray) -> np.ndarray:
         tf = import_tensorflow()
         (name,) = loaded.value["inputs"]
         outputs = loaded.value["function"](**{name: tf.constant(client_pixels(images))})
         return outputs["probabilities"].numpy()
 
-    def evaluate(self, evaluate, loaded: Loaded, images, labels):
+    def evaluate(
+        self, evaluate: ExerciseFunction, loaded: Loaded, images: np.ndarray, labels: np.ndarray
+    ) -> Any:
         return evaluate(loaded.value, client_pixels(images), labels)
