@@ -28,7 +28,7 @@ class TargetError(KataError):
 class StudentError(KataError):
     """Student code failed; str() is the lesson. `failure` says how (see results.Failure)."""
 
-    def __init__(self, message: str, failure: str):
+    def __init__(self, message: str, failure: str) -> None:
         super().__init__(message)
         self.failure = failure
 

@@ -80,7 +80,8 @@ class FunctionScore:
     @property
     def first_failure(self) -> TestResult | None:
         visible = [f for f in self.failures if not f.hidden]
-        return (visible or list(self.failures) or [None])[0]
+        shown = visible or list(self.failures)
+        return shown[0] if shown else None
 
 
 @dataclass

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TARGETS = ("exercises", "solutions")
 HYPOTHESIS_PROFILES = ("kata-dev", "kata-grading", "kata-watch")
@@ -35,7 +36,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _choice(choices: tuple[str, ...]):
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
             raise ValueError(f"choose one of {', '.join(choices)}")
@@ -53,7 +54,7 @@ def _default_cache_dir() -> Path:
 class Setting:
     name: str
     variable: str
-    parse: object  # str -> value, raising ValueError with the reason
+    parse: Callable[[str], object]  # str -> value, raising ValueError with the reason
     help: str
 
 
@@ -99,7 +100,7 @@ class Settings:
 
         options = options or {}
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for setting in SETTINGS:
             if options.get(setting.name) is not None:
                 values[setting.name] = options[setting.name]
@@ -113,7 +114,7 @@ class Settings:
                     ) from None
         return cls(**values)
 
-    def replace(self, **changes) -> Settings:
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def environment(self) -> dict[str, str]:
