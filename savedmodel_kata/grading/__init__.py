@@ -1,9 +1,13 @@
 """Grading: deterministic points per function, from a pristine harness, for every platform.
 
 workspace.py    the pristine harness (from --pristine or git objects) + the student's files
-worker.py       one exercise's tests in a process of its own, journaled as they run
-grader.py       runs the workers, turns journals into one `GradingResults`
-reports.py      that one result rendered: summary, report.json, Gradescope, JUnit
+worker.py       the worker protocol: tasks in, every test's events out through a pipe
+grader.py       the one engine: workers, crash attribution, limits; a submission's
+                `GradingResults` (a single submission is a class of one)
+batch.py        a class: every student a target of one workspace, resumable
+reports.py      a `GradingResults` rendered: summary, report.json, Gradescope, JUnit,
+                the Classroom log, the gradebook
+store.py        the Classroom steps' graded exercise, kept between steps
 command.py      `kata grade`
 classroom.py    GitHub Classroom's workflow, made from the catalogue
 gradescope.py   Gradescope's autograder zip

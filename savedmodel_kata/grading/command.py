@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from savedmodel_kata import catalogue, results
+from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
 from savedmodel_kata.errors import GradingError
 from savedmodel_kata.grading import reports, store
@@ -87,7 +87,10 @@ def add_parser(commands) -> None:
     batch = parser.add_argument_group("a whole class")
     batch.add_argument("--class", dest="class_folder", type=Path, help="a folder of submissions")
     batch.add_argument(
-        "--workers", type=int, default=None, help="grading processes (default: cores)"
+        "--workers",
+        type=int,
+        default=None,
+        help="grading processes (default: one per two cores; each needs about 1 GB)",
     )
 
 
@@ -130,18 +133,10 @@ def _one_function(args, exercise: catalogue.Exercise) -> int:
     root = (args.submission or find_root()).resolve()
     if args.reuse:
         try:
-            record = store.load(args.store, root, exercise)
+            graded = store.load(args.store, root, exercise)
         except GradingError as error:
             print(f"{error}. Its points are not awarded in this run.")
             return 1
-        graded = GradingResults(
-            exercises=[exercise],
-            tests=record["tests"],
-            problems=record["problems"],
-            tampered=record["tampered"],
-            notes=record["notes"],
-        )
-        graded.scores = results.score(graded.tests, [exercise])
     else:
         store.mark_started(args.store, exercise)
         graded = _grade(args, [exercise])

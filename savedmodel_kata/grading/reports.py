@@ -5,6 +5,9 @@
     results.json    Gradescope's format: one test per exercise function, with its status
     junit.xml       one test case per test, for CI systems (junitparser)
     the log         GitHub Classroom: one function's result and failures, in foldable groups
+    gradebook.csv   a class: a row per submission, points per function
+
+report.json is also what a class grading resumes from (`read_report`).
 
 Hidden tests count like the others; their messages never reach a report a
 student sees.
@@ -12,6 +15,8 @@ student sees.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import secrets
@@ -23,7 +28,7 @@ from junitparser import Failure, JUnitXml, Properties, Property, TestCase, TestS
 from savedmodel_kata import catalogue
 from savedmodel_kata.catalogue import END_TO_END
 from savedmodel_kata.grading.grader import GradingResults
-from savedmodel_kata.results import FunctionScore, State
+from savedmodel_kata.results import FunctionScore, State, TestResult
 
 
 def points(value: float) -> str:
@@ -132,7 +137,44 @@ def report_json(graded: GradingResults) -> dict:
         "tampered": graded.tampered,
         "problems": graded.problems,
         "notes": graded.notes,
+        # A class grading's: a submission unchanged since is not graded again.
+        **({"fingerprint": graded.fingerprint} if graded.fingerprint else {}),
     }
+
+
+def read_report(path: Path) -> GradingResults:
+    """The grading a report.json renders (its tests' times left out), to render again."""
+    record = json.loads(path.read_text())
+    exercise_ids = dict.fromkeys(f["exercise"] for f in record["functions"])
+    return GradingResults(
+        exercises=[catalogue.by_id(exercise_id) for exercise_id in exercise_ids],
+        tests=[TestResult.from_json(test) for test in record["tests"]],
+        tampered=record["tampered"],
+        problems=record["problems"],
+        notes=record["notes"],
+        fingerprint=record.get("fingerprint", ""),
+    )
+
+
+def gradebook_csv(gradings: dict[str, GradingResults], exercises) -> str:
+    """A row per submission: points per function of `exercises`, total, tampering, problems."""
+    columns = [f"{e.id}_{f.name}" for e in exercises for f in e.graded_functions]
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["student", *columns, "total", "max", "tampering", "problems"])
+    for name, graded in gradings.items():
+        earned = {f"{f.exercise.id}_{f.function}": f.earned for f in graded.scores.functions}
+        writer.writerow(
+            [
+                name,
+                *(earned.get(column, 0) for column in columns),
+                graded.scores.earned,
+                graded.scores.points,
+                " ".join(graded.tampered),
+                len(graded.problems),
+            ]
+        )
+    return text.getvalue()
 
 
 def junit_xml(graded: GradingResults) -> bytes:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.errors import GradingError
+from savedmodel_kata.grading.grader import GradingResults
 from savedmodel_kata.results import TestResult
 
 DEFAULT_STORE = Path("~/.cache/kata-grading")
@@ -66,8 +67,10 @@ def save(store: Path, root: Path, exercise: catalogue.Exercise, graded) -> None:
     started.unlink(missing_ok=True)
 
 
-def load(store: Path, root: Path, exercise: catalogue.Exercise) -> dict:
-    """The stored grading of `exercise`, or GradingError saying why there is none."""
+def load(store: Path, root: Path, exercise: catalogue.Exercise) -> GradingResults:
+    """The stored grading of `exercise` (a GradingResults), or GradingError saying why there
+    is none."""
+
     result, started = _paths(store, exercise)
     if not result.is_file():
         why = (
@@ -82,5 +85,11 @@ def load(store: Path, root: Path, exercise: catalogue.Exercise) -> dict:
             f"exercise {exercise.number}'s stored grading is for another version of its file "
             "or of the harness: its first step must grade it again"
         )
-    record["tests"] = [TestResult.from_json(t) for t in record["tests"]]
-    return record
+    return GradingResults(
+        exercises=[exercise],
+        tests=[TestResult.from_json(t) for t in record["tests"]],
+        problems=record["problems"],
+        tampered=record["tampered"],
+        notes=record["notes"],
+        seconds=record["seconds"],
+    )

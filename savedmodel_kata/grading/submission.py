@@ -28,6 +28,12 @@ class Found:
     def missing(self) -> list[catalogue.Exercise]:
         return [e for e in catalogue.exercises() if e.id not in self.files]
 
+    def repository(self, upload: Path) -> Path:
+        """The folder of the upload that stands for the repository (for the tampering check)."""
+        return next(
+            (p.parent.parent for p in self.files.values() if p.parent.name == "exercises"), upload
+        )
+
 
 def _candidates(root: Path, name: str) -> list[Path]:
     found = []

@@ -1,83 +1,155 @@
-"""Run one exercise's tests for the grader, in a process of its own.
+"""The one worker protocol: a process that runs exercise tests and reports each event at once.
 
-    python -m savedmodel_kata.grading.worker ROOT EXERCISE JOURNAL.jsonl BASETEMP
+    python -m savedmodel_kata.grading.worker ROOT EVENTS_FD
 
-The results recorder writes one JSON line as each event happens (the tests
-collected, each test started, each result) and flushes it, so that if
-student code kills this process (os._exit, a crash inside TensorFlow,
-memory) the grader still knows what ran, what passed, and in which test the
-process died.
+The grader starts each worker in a process group of its own, with the grading
+workspace as its folder and its import path (the pristine harness), under one
+memory limit. A worker imports TensorFlow once, then reads tasks from stdin,
+one JSON line each ({"exercise": 1, "targets": ["exercises"]}), runs each with
+`run_tests`, and writes its events to its own pipe (EVENTS_FD), one JSON line
+each, straight from the thread that runs the tests: an event sent before
+student code kills the process (os._exit, a crash inside TensorFlow, memory)
+is in the pipe, so the grader reads every one before it judges the death.
+
+    {"event": "collected", "tests": [{nodeid, exercise, function, target, hidden}, ...]}
+    {"event": "started", "nodeid": ...}
+    {"event": "result", "result": TestResult.to_json()}
+    {"event": "done", "errors": [collection and teardown errors]}
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+MEMORY_LIMIT_BYTES = 12 * 1024**3  # address space per worker: refuses absurd allocations
 
-class Journal:
-    def __init__(self, path: Path):
-        self.handle = path.open("a", buffering=1)
 
-    def write(self, **record) -> None:
-        self.handle.write(json.dumps(record) + "\n")
-        self.handle.flush()
+class Worker:
+    """The grader's handle on one worker process."""
+
+    def __init__(self, root: Path, environment: dict[str, str], log: Path):
+        reader, writer = os.pipe()
+        with open(log, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(root), str(writer)],
+                cwd=root,
+                env=environment,
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=output,
+                pass_fds=(writer,),
+                start_new_session=True,  # its own group: a limit stops it and all it started
+            )
+        os.close(writer)
+        self.events = os.fdopen(reader, "rb", buffering=0)
+        self.pending = b""
+        self.task = None  # the task it runs, None while idle
+        self.started_at = 0.0
+        self.stopped_because: str | None = None  # set when the grader stops it
+
+    def fileno(self) -> int:
+        return self.events.fileno()
+
+    def send(self, task: dict, now: float) -> None:
+        self.task, self.started_at = task, now
+        self.process.stdin.write((json.dumps(task) + "\n").encode())
+        self.process.stdin.flush()
+
+    def read(self) -> list[dict] | None:
+        """The events that have arrived (call when the pipe is readable); None at its end."""
+        data = os.read(self.fileno(), 1 << 16)
+        if not data:
+            return None
+        lines = (self.pending + data).split(b"\n")
+        self.pending = lines.pop()
+        return [json.loads(line) for line in lines]
+
+    def close(self) -> None:
+        """Ask an idle worker to finish (end of its tasks)."""
+        with contextlib.suppress(OSError):  # it died already
+            self.process.stdin.close()
+
+
+class EventPipe:
+    """The worker's side of its pipe: each event written whole before the tests go on."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def put(self, **event) -> None:
+        data = (json.dumps(event) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data) :]
 
     def collected(self, items) -> None:
+        tests = []
         for item in items:
             properties = dict(item.user_properties)
             if "exercise" in properties:
-                self.write(
-                    event="collected",
-                    nodeid=item.nodeid,
-                    exercise=properties["exercise"],
-                    function=properties["function"],
-                    hidden=bool(properties.get("hidden")),
+                tests.append(
+                    {
+                        "nodeid": item.nodeid,
+                        "exercise": properties["exercise"],
+                        "function": properties["function"],
+                        "target": properties["target"],
+                        "hidden": bool(properties.get("hidden")),
+                    }
                 )
+        self.put(event="collected", tests=tests)
 
-    def started(self, nodeid: str) -> None:
-        self.write(event="started", nodeid=nodeid)
 
-    def result(self, result) -> None:
-        self.write(event="result", result=result.to_json())
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _forget_models() -> None:
+    """Free what one session's models hold before the next (Keras keeps a global graph)."""
+    import gc
+
+    try:
+        import keras
+
+        keras.backend.clear_session()
+    except ImportError:
+        pass
+    gc.collect()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run one exercise's tests for the grader.")
+    parser = argparse.ArgumentParser(description="Run exercise tests for the grader.")
     parser.add_argument("root", type=Path, help="the grading workspace")
-    parser.add_argument("exercise", type=int, help="the exercise's number")
-    parser.add_argument("journal", type=Path, help="where to write the events, one JSON line each")
-    parser.add_argument("basetemp", help="pytest's temporary folder")
+    parser.add_argument("events_fd", type=int, help="the pipe to write events to")
     args = parser.parse_args(argv)
-    root, journal_path, basetemp = args.root, args.journal, args.basetemp
+    _limit_memory()  # before TensorFlow: what it maps counts too
     from savedmodel_kata import catalogue
     from savedmodel_kata.plugin.recorder import ResultRecorder
+    from savedmodel_kata.runner.test_runs import run_tests
     from savedmodel_kata.tensorflow_setup import import_tensorflow
 
-    import_tensorflow()  # quietly, before pytest imports the exercise
-    import pytest
-
-    exercise = catalogue.by_number(args.exercise)
-    journal = Journal(journal_path)
-    recorder = ResultRecorder(
-        on_collected=journal.collected, on_start=journal.started, on_result=journal.result
-    )
-    arguments = [
-        str(root / "exercises" / exercise.file_name),
-        "--rootdir", str(root),
-        "-p", "savedmodel_kata.plugin",
-        "-p", "no:cacheprovider",
-        "-p", "no:unraisableexception",
-        "--hypothesis-profile", "kata-grading",
-        "--basetemp", basetemp,
-        "-q",
-    ]  # fmt: skip
-    code = pytest.main(arguments, plugins=[recorder])
-    for error in recorder.errors:
-        journal.write(event="error", message=error)
-    journal.write(event="finished", exit_code=int(code))
+    import_tensorflow()  # quietly, once, before pytest imports an exercise
+    events = EventPipe(args.events_fd)
+    for line in sys.stdin:
+        task = json.loads(line)
+        recorder = ResultRecorder(
+            on_collected=events.collected,
+            on_start=lambda nodeid: events.put(event="started", nodeid=nodeid),
+            on_result=lambda result: events.put(event="result", result=result.to_json()),
+        )
+        exercise = catalogue.by_number(task["exercise"])
+        run_tests(args.root, [exercise], targets=tuple(task["targets"]), recorder=recorder)
+        events.put(event="done", errors=recorder.errors)
+        _forget_models()
     return 0
 
 
