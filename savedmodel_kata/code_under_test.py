@@ -17,6 +17,7 @@ traceback; the runner prints it.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 import signal
@@ -170,6 +171,7 @@ class StudentCode:
         self.display_path = f"{target}/{exercise.file_name}"
         self._module = None
         self._timed_out: set[str] = set()
+        self._stub_messages: dict[str, str | None] = {}
         # The function the running test grades (set by the plugin): a test of one function
         # takes the other three from the reference, so a mistake costs only its own points.
         self.graded: str | None = None
@@ -210,6 +212,27 @@ class StudentCode:
         call.__name__ = name
         return call
 
+    def stub_lesson(self, names: tuple[str, ...]) -> str | None:
+        """The lesson the first of `names` gives when it is still its stub (its body, the
+        docstring aside, one `raise NotImplementedError("...")`), read from its source and
+        never called; None if none is, or one before it is missing (its call says so).
+
+        A function's tests then fail at once, before anything is trained or exported for
+        them; a chain of them (the end-to-end test) fails at its first stub.
+        """
+        for name in names:
+            function = getattr(self.module, name, None)
+            if not callable(function):
+                return None
+            if name not in self._stub_messages:
+                self._stub_messages[name] = _stub_message(function, self.path)
+            if self._stub_messages[name] is not None:
+                return self._not_implemented(name, self._stub_messages[name])
+        return None
+
+    def _not_implemented(self, name: str, message: str) -> str:
+        return f"{self.display_path}: {name}() is not implemented yet.\n  {message}"
+
     def _call(self, name, function, args, kwargs):
         __tracebackhide__ = True
         if self.graded not in (None, catalogue.END_TO_END, name):
@@ -231,7 +254,7 @@ class StudentCode:
             with _TimeLimit(self.timeout):
                 return function(*args, **kwargs)
         except NotImplementedError as error:
-            lesson, failure = f"{label} is not implemented yet.\n  {error}", Failure.NOT_IMPLEMENTED
+            lesson, failure = self._not_implemented(name, str(error)), Failure.NOT_IMPLEMENTED
         except _Timeout:
             self._timed_out.add(name)
             lesson, failure = (
@@ -265,6 +288,46 @@ class StudentCode:
             return "  (raised inside a library your code called: check the arguments you passed it)"
         lines = [f"  {self.display_path}, line {f.lineno}, in {f.name}: {f.line}" for f in frames]
         return "Your code, innermost call last:\n" + "\n".join(lines)
+
+
+def _stub_message(function, path: Path) -> str | None:
+    """The message a stub raises (its body, the docstring aside, is one `raise
+    NotImplementedError` with a literal message or none), found in the source of `path`
+    where `function` is defined; None for anything else, including a decorated function."""
+    code = getattr(function, "__code__", None)
+    if code is None or Path(code.co_filename).resolve() != path.resolve():
+        return None
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None  # changed since it was imported: leave it to the call
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.lineno == code.co_firstlineno:
+            return None if node.decorator_list else _raised_not_implemented(node.body)
+    return None
+
+
+def _raised_not_implemented(body: list[ast.stmt]) -> str | None:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
+        return None
+    raised = body[0].exc
+    if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+        return ""
+    if not (
+        isinstance(raised, ast.Call)
+        and isinstance(raised.func, ast.Name)
+        and raised.func.id == "NotImplementedError"
+        and not raised.keywords
+    ):
+        return None
+    if not raised.args:
+        return ""
+    (message,) = raised.args if len(raised.args) == 1 else (None,)
+    if isinstance(message, ast.Constant) and isinstance(message.value, str):
+        return message.value
+    return None
 
 
 class _TimeLimit:

@@ -15,6 +15,12 @@ that needs it with Python's line and caret; the module's other tests are then
 skipped, each with a one-line reason pointing at that report, as a compiler
 error stops rustlings: one report instead of one per test. A skipped test is
 still recorded as not passed (recorder.py), so grades do not change.
+
+A test whose graded function is still its stub (read from the module's
+source, never called) fails at once with the stub's lesson: none of its
+fixtures is set up (`NotSetUp` stands for each), so `pytest exercises/` on the
+untouched stubs trains and exports nothing; the end-to-end test fails at the
+first stub of the chain.
 """
 
 from __future__ import annotations
@@ -25,11 +31,20 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue, settings
-from savedmodel_kata.catalogue import END_TO_END
 from savedmodel_kata.code_under_test import find_root
-from savedmodel_kata.errors import KataError
+from savedmodel_kata.errors import KataError, StudentError
 from savedmodel_kata.plugin import hypothesis_profiles, report
-from savedmodel_kata.plugin.run import RUN, KataRun, exercise_of_test_file
+from savedmodel_kata.plugin.run import (
+    KATA_TEST,
+    RUN_PLAN,
+    TEST_MODULE,
+    ExerciseFile,
+    KataTest,
+    RunPlan,
+    Selection,
+    kata_test,
+    kata_test_of,
+)
 from savedmodel_kata.results import Failure
 from savedmodel_kata.settings import HYPOTHESIS_PROFILES, TARGETS, Settings
 
@@ -87,105 +102,164 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     # Before Hypothesis' own plugin, which loads --hypothesis-profile if given.
     hypothesis_profiles.load(chosen.hypothesis_profile)
-    run = KataRun.plan(root, chosen, list(config.args), Path(config.invocation_params.dir))
-    config.args[:] = run.args
-    config.stash[RUN] = run
+    handed = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Selection)]
+    selection = (
+        handed[0]
+        if handed
+        else Selection.from_command_line(
+            root, list(config.args), Path(config.invocation_params.dir)
+        )
+    )
+    config.stash[RUN_PLAN] = RunPlan(root, chosen, selection)
     config.stash[NOT_IMPORTED] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent):
+    """An exercise module the selection names stands for its tests (pytest would otherwise
+    collect it as a test module of its own when named on the command line); an exercise's
+    test module collected as such learns what it checks in this run."""
+    collected = yield
+    plan = parent.config.stash[RUN_PLAN]
+    chosen = plan.exercise_file(file_path)
+    if chosen is not None:
+        exercise, target = chosen
+        return [ExerciseFile.from_parent(parent, path=file_path, exercise=exercise, target=target)]
+    for node in collected:
+        if isinstance(node, pytest.Module):
+            test_module = plan.test_module(node.path)
+            if test_module is not None:
+                node.stash[TEST_MODULE] = test_module
+    return collected
 
 
 def pytest_generate_tests(metafunc):
     if "target" not in metafunc.fixturenames:
         return
-    targets = metafunc.config.stash[RUN].targets_for(metafunc.definition.path)
-    if len(targets) > 1:
-        metafunc.parametrize("target", targets, indirect=True, scope="module")
+    module = metafunc.definition.getparent(pytest.Module)
+    test_module = module.stash.get(TEST_MODULE, None) if module is not None else None
+    if test_module is not None and len(test_module.targets) > 1:
+        metafunc.parametrize("target", test_module.targets, indirect=True, scope="module")
 
 
-def target_of(item) -> str:
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and "target" in callspec.params:
-        return callspec.params["target"]
-    return item.config.stash[RUN].targets_for(item.path)[0]
+def pytest_itemcollected(item):
+    """Each exercise test's exercise, function and target, decided once."""
+    module = item.getparent(pytest.Module)
+    test_module = module.stash.get(TEST_MODULE, None) if module is not None else None
+    if test_module is None:
+        return
+    test = kata_test(item, test_module)
+    item.stash[KATA_TEST] = test
+    if test.hidden:
+        item.add_marker(pytest.mark.hidden)
+    item.user_properties += test.user_properties()
 
 
-def pytest_collection_modifyitems(config, items):
-    run = config.stash[RUN]
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test module collected for several targets (`pytest exercises/ solutions/`) runs its
+    tests together, so what its fixtures share is set up once."""
+    modules: dict[int, int] = {}
     for item in items:
-        exercise = exercise_of_test_file(item.path)
-        if exercise is None:
-            continue
-        marks = [mark.args[0] for mark in item.iter_markers("function")]
-        end_to_end = item.get_closest_marker("end_to_end") is not None
-        if len(marks) + end_to_end != 1 or any(
-            name not in catalogue.EXERCISE_FUNCTIONS for name in marks
-        ):
-            raise pytest.UsageError(
-                f"{item.nodeid}: mark it with exactly one of @pytest.mark.function(name) "
-                f"(name in {catalogue.EXERCISE_FUNCTIONS}) or @pytest.mark.end_to_end"
-            )
-        hidden = run.is_hidden(item.path)
-        if hidden:
-            item.add_marker(pytest.mark.hidden)
-        item.user_properties += [
-            ("exercise", exercise.id),
-            ("function", marks[0] if marks else END_TO_END),
-            ("target", target_of(item)),
-            ("hidden", hidden),
-        ]
+        modules.setdefault(id(item.getparent(pytest.Module)), len(modules))
+    items.sort(key=lambda item: modules[id(item.getparent(pytest.Module))])
 
 
-def _module_key(item) -> tuple[str, str] | None:
-    properties = dict(item.user_properties)
-    if "exercise" not in properties:
-        return None
-    return properties["target"], properties["exercise"]
+class NotSetUp:
+    """Stands for each fixture of a test whose graded function is still its stub: its first
+    use raises the stub's lesson, as the test's first call of the stub would, without
+    anything trained or exported first. The test itself still runs (Hypothesis reports its
+    examples as before)."""
+
+    # Hypothesis leaves a mock alone, as it does this: it probes a test's first argument for a
+    # runner's methods (`execute_example`), which must not raise the lesson outside an example.
+    hypothesis_internal_is_this_a_mock_check = True
+
+    def __init__(self, lesson: str):
+        self._lesson = lesson
+
+    def __repr__(self) -> str:
+        return "<not set up: the function is still its stub>"
+
+    def _fail(self, *args, **kwargs):
+        __tracebackhide__ = True
+        raise StudentError(self._lesson, Failure.NOT_IMPLEMENTED)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # introspection (a pretty-printer's _repr_pretty_, say)
+            raise AttributeError(name)
+        self._fail()
+
+    __call__ = __getitem__ = __iter__ = __len__ = __enter__ = _fail
+
+
+def _stub_lesson(item, test: KataTest) -> str | None:
+    graded = (
+        catalogue.EXERCISE_FUNCTIONS if test.function == catalogue.END_TO_END else (test.function,)
+    )
+    try:
+        code = item.config.stash[RUN_PLAN].code_under_test(test.target, test.exercise)
+        return code.stub_lesson(graded)
+    except StudentError:
+        return None  # the module does not import: its first test says why
+
+
+def _module_key(test: KataTest) -> tuple[str, str]:
+    return test.target, test.exercise.id
 
 
 @pytest.hookimpl(tryfirst=True)  # before any fixture is set up: a skipped test costs nothing
 def pytest_runtest_setup(item):
-    key = _module_key(item)
-    not_imported = item.config.stash[NOT_IMPORTED].get(key) if key else None
+    test = kata_test_of(item)
+    if test is None:
+        return
+    not_imported = item.config.stash[NOT_IMPORTED].get(_module_key(test))
     if not_imported is not None:
         not_imported.skipped += 1
         pytest.skip(not_imported.reason)
+    lesson = _stub_lesson(item, test)
+    if lesson is not None:
+        # Filled in, pytest sets up none of them: the stub's test fails at its first use.
+        stand_in = NotSetUp(lesson)
+        for name in item.fixturenames:
+            item.funcargs.setdefault(name, stand_in)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     result = yield
-    properties = dict(item.user_properties)
-    if "exercise" not in properties or call.excinfo is None:
+    test = kata_test_of(item)
+    if test is None or call.excinfo is None:
         return result
     if result.skipped:
-        if _module_key(item) in item.config.stash[NOT_IMPORTED]:
+        if _module_key(test) in item.config.stash[NOT_IMPORTED]:
             result.user_properties.append(("failure", Failure.DOES_NOT_IMPORT.value))
         return result
     failure = report.classify(call.excinfo)
     result.user_properties.append(("failure", failure.value))
-    exercise = catalogue.by_id(properties["exercise"])
     error, _ = report.first_error(call.excinfo.value)
     if failure == Failure.DOES_NOT_IMPORT:
-        _remember_not_imported(item, exercise, getattr(error, "line", None))
-    if not item.config.stash[RUN].settings.verbose:
+        _remember_not_imported(item, test, getattr(error, "line", None))
+    if not item.config.stash[RUN_PLAN].settings.verbose:
         result.longrepr = report.lesson(item, call.excinfo, failure)
     if call.when == "call":
         if failure == Failure.DOES_NOT_IMPORT:
             section = report.where_to_look_on_import(
-                exercise, properties["target"], getattr(error, "line", None)
+                test.exercise, test.target, getattr(error, "line", None)
             )
         else:
-            section = report.where_to_look(exercise, properties["function"], properties["target"])
+            section = report.where_to_look(test.exercise, test.function, test.target)
         result.sections.append(("Where to look", section))
     return result
 
 
-def _remember_not_imported(item, exercise: catalogue.Exercise, line: int | None) -> None:
+def _remember_not_imported(item, test: KataTest, line: int | None) -> None:
     """The first import failure of a module stops the module's other tests (see the top)."""
-    key = _module_key(item)
+    key = _module_key(test)
     known = item.config.stash[NOT_IMPORTED]
     if key in known:
         return
-    display_path = f"{key[0]}/{exercise.file_name}"
+    display_path = f"{test.target}/{test.exercise.file_name}"
     at_line = f" (line {line})" if line else ""
     known[key] = NotImported(
         display_path=display_path,

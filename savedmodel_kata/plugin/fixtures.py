@@ -40,13 +40,13 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from savedmodel_kata import catalogue, kinds, settings
+from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
 from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import Score, Weights
 from savedmodel_kata.mnist import Digits, bundled_digits
 from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
-from savedmodel_kata.plugin.run import RUN, exercise_of_test_file
+from savedmodel_kata.plugin.run import RUN_PLAN, TEST_MODULE, ExerciseFile, kata_test_of
 
 
 class BeforeSave(NamedTuple):
@@ -89,12 +89,18 @@ def mnist() -> Digits:
     return bundled_digits()
 
 
-@pytest.fixture(scope="module")
-def exercise(request) -> catalogue.Exercise:
-    found = exercise_of_test_file(request.path)
+def _test_module(request):
+    """What the requesting test module checks in this run (the plan's, kept on the module)."""
+    module = request.node.getparent(pytest.Module)
+    found = module.stash.get(TEST_MODULE, None) if module is not None else None
     if found is None:
         raise pytest.UsageError(f"{request.path} is not the test module of a catalogue exercise")
     return found
+
+
+@pytest.fixture(scope="module")
+def exercise(request) -> catalogue.Exercise:
+    return _test_module(request).exercise
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +108,7 @@ def target(request) -> str:
     """exercises or solutions: parametrized when a run checks both."""
     if hasattr(request, "param"):
         return request.param
-    return request.config.stash[RUN].targets_for(request.path)[0]
+    return _test_module(request).targets[0]
 
 
 @pytest.fixture(scope="module")
@@ -111,20 +117,21 @@ def kind(exercise):
 
 
 @pytest.fixture(scope="module")
-def student(kata_root, target, exercise) -> StudentCode:
-    """The code under test, wrapped to explain its failures."""
-    return StudentCode(kata_root, target, exercise, timeout=settings.current().call_timeout)
+def student(request, target, exercise) -> StudentCode:
+    """The code under test, wrapped to explain its failures: the one the plugin looked at for
+    stubs, so the student's module is imported once a run."""
+    return request.config.stash[RUN_PLAN].code_under_test(target, exercise)
 
 
 @pytest.fixture(autouse=True)
 def _only_the_graded_function(request):
     """A test marked function(f) may call only the student's f: enforced, not assumed."""
-    function = dict(request.node.user_properties).get("function")
-    if function is None or "student" not in request.fixturenames:
+    test = kata_test_of(request.node)
+    if test is None or "student" not in request.fixturenames:
         yield
         return
     student = request.getfixturevalue("student")
-    student.graded = function
+    student.graded = test.function
     yield
     student.graded = None
 
@@ -267,7 +274,7 @@ def pytest_collectstart(collector) -> None:
     the tests, instead of after it (every exercise's tests reload an export there)."""
     if collector.config.option.collectonly:
         return
-    if not isinstance(collector, pytest.Module) or exercise_of_test_file(collector.path) is None:
+    if not isinstance(collector, ExerciseFile) and TEST_MODULE not in collector.stash:
         return
     process = the_fresh_process()
     if not process.running():

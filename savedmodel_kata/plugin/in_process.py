@@ -16,6 +16,7 @@ from pathlib import Path
 from savedmodel_kata import catalogue, settings
 from savedmodel_kata.plugin import hypothesis_profiles
 from savedmodel_kata.plugin.recorder import ResultRecorder
+from savedmodel_kata.plugin.run import Selection
 
 
 def pytest_arguments(
@@ -27,8 +28,9 @@ def pytest_arguments(
     profile: str = "kata-grading",
     select: str | None = None,
 ) -> list[str]:
-    """pytest's command line for the tests of `exercises` against each of `targets`."""
-    arguments = [str(root / t / e.file_name) for t in targets for e in exercises]
+    """pytest's command line for the tests of `exercises` against each of `targets` (what
+    `run_tests` collects; it hands pytest the selection itself too)."""
+    arguments = Selection.of(exercises, targets).module_paths(root)
     # pytest's unraisable-exception plugin runs gc.collect() five times at exit:
     # 0.8 s with TensorFlow's heap, on every rerun of `kata watch`.
     arguments += ["-p", "savedmodel_kata.plugin", "-p", "no:cacheprovider"]
@@ -60,10 +62,13 @@ def run_tests(
     import pytest
 
     recorder = recorder or ResultRecorder()
+    targets = targets or (target,)
+    # The plan's choice, handed over as it is: the plugin need not read it back from paths.
+    selection = Selection.of(exercises, targets)
     arguments = pytest_arguments(
         root,
         exercises,
-        targets=targets or (target,),
+        targets=targets,
         first_failure_only=first_failure_only,
         profile=profile,
         select=select,
@@ -71,7 +76,7 @@ def run_tests(
     outer = settings._current  # a run inside a pytest session (the meta-tests) leaves it as it was
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            pytest.main(arguments, plugins=[recorder, *plugins])
+            pytest.main(arguments, plugins=[selection, recorder, *plugins])
     finally:
         if outer is not None:
             settings.use(outer)

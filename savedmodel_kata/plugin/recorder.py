@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from savedmodel_kata.plugin.run import KataTest, kata_test_of
 from savedmodel_kata.results import Failure, TestResult
 
 
-def result_of(report) -> TestResult | None:
-    """The TestResult of a setup or call report of an exercise test (None for other tests).
+def result_of(test: KataTest, report) -> TestResult:
+    """The TestResult of a setup or call report of an exercise test.
 
     A skipped test did not pass: it is recorded as failed (not run, or the failure its skip
     stands for, as the plugin's skip of a module that does not import), so that a skip can
     never raise a function's share of tests passed.
     """
-    properties = dict(report.user_properties)
-    if "exercise" not in properties:
-        return None
-    failure = properties.get("failure")
+    failure = dict(report.user_properties).get("failure")
     if report.skipped:
         failure = failure or Failure.NOT_RUN.value
         message = f"not run: {_skip_reason(report)}"
@@ -31,14 +29,14 @@ def result_of(report) -> TestResult | None:
         message = report.longreprtext if report.failed else ""
     return TestResult(
         nodeid=report.nodeid,
-        exercise=properties["exercise"],
-        function=properties["function"],
+        exercise=test.exercise.id,
+        function=test.function,
         passed=report.passed,
         failure=Failure(failure) if failure and not report.passed else None,
         message=message,
-        hidden=bool(properties.get("hidden")),
+        hidden=test.hidden,
         seconds=round(report.duration, 3),
-        target=properties.get("target", "exercises"),
+        target=test.target,
     )
 
 
@@ -61,9 +59,11 @@ class ResultRecorder:
         self.results: list[TestResult] = []
         self.errors: list[str] = []
         self.exit_code: int | None = None
+        self._tests: dict[str, KataTest] = {}  # nodeid -> what the plugin decided for it
         self._on_collected, self._on_start, self._on_result = on_collected, on_start, on_result
 
     def pytest_collection_finish(self, session) -> None:
+        self._tests = {item.nodeid: test for item in session.items if (test := kata_test_of(item))}
         if self._on_collected:
             self._on_collected(session.items)
 
@@ -74,8 +74,9 @@ class ResultRecorder:
     def pytest_runtest_logreport(self, report) -> None:
         # A test that errors or is skipped in setup never runs: its setup report is its result.
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            result = result_of(report)
-            if result is not None:
+            test = self._tests.get(report.nodeid)
+            if test is not None:
+                result = result_of(test, report)
                 self.results.append(result)
                 if self._on_result:
                     self._on_result(result)

@@ -1,4 +1,4 @@
-"""What a pytest run checks, decided once from its command line and kept in `config.stash`.
+"""What a pytest run checks, decided once, and how pytest collects it.
 
 The exercise tests are ordinary test modules in `tests/` (`test_<module>.py`,
 assertion rewriting and conftest fixtures as usual). Naming an exercise file
@@ -11,6 +11,16 @@ folder's code:
     pytest tests/test_ex01_graph_mode.py    the target setting decides (--target, KATA_TARGET)
     pytest exercises/ solutions/            both, each test once per target
 
+The command line is read once, into a `Selection` (which exercises, against
+which targets); the in-process runs (`kata status`, `kata watch`, grading, the
+gate) hand theirs to pytest as a plugin object instead. The `RunPlan` built
+from it is kept in `config.stash[RUN_PLAN]`. pytest's arguments are never
+rewritten: the exercise modules they name are collected as `ExerciseFile`s,
+whose children are their test modules' tests. Each test module is collected
+once a run, its tests parametrized over every target the selection gives its
+exercise; each test's exercise, function and target are decided once, as it is
+collected, and kept in `item.stash[KATA_TEST]`.
+
 Instructors' hidden tests (`test_<module>*.py` in the hidden-tests folder)
 join the run for each exercise in it, and are marked `hidden`.
 """
@@ -18,16 +28,21 @@ join the run for each exercise in it, and are marked `hidden`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from savedmodel_kata import catalogue
+from savedmodel_kata.catalogue import END_TO_END
+from savedmodel_kata.code_under_test import StudentCode
 from savedmodel_kata.errors import CatalogueError
 from savedmodel_kata.settings import TARGETS, Settings
 
-RUN = pytest.StashKey["KataRun"]()
+RUN_PLAN = pytest.StashKey["RunPlan"]()
+TEST_MODULE = pytest.StashKey["TestModule"]()  # on an exercise's test module
+KATA_TEST = pytest.StashKey["KataTest"]()  # on each of its tests
 
 
 def exercise_of_test_file(path: Path) -> catalogue.Exercise | None:
@@ -39,75 +54,204 @@ def exercise_of_test_file(path: Path) -> catalogue.Exercise | None:
     return None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which exercises a run checks, against which targets, in the order given.
+
+    A target is a folder of the repository holding exercise modules: exercises/, solutions/,
+    or one of the gate's planted copies."""
+
+    pairs: tuple[tuple[catalogue.Exercise, str], ...] = ()
+
+    @classmethod
+    def of(cls, exercises: Iterable[catalogue.Exercise], targets: Iterable[str]) -> Selection:
+        return cls(tuple((exercise, target) for target in targets for exercise in exercises))
+
+    @classmethod
+    def from_command_line(cls, root: Path, args: list[str], invocation_dir: Path) -> Selection:
+        """The exercise files and folders among pytest's arguments (other arguments are
+        pytest's own to collect)."""
+        pairs: list[tuple[catalogue.Exercise, str]] = []
+        for arg in args:
+            path = Path(os.path.abspath(invocation_dir / arg.partition("::")[0]))
+            for pair in _exercise_path(root, path):
+                if pair not in pairs:
+                    pairs.append(pair)
+        return cls(tuple(pairs))
+
+    def module_paths(self, root: Path) -> list[str]:
+        """What pytest collects for this selection: each exercise's module in its target."""
+        return [str(root / target / exercise.file_name) for exercise, target in self.pairs]
+
+
+def _exercise_path(root: Path, path: Path) -> list[tuple[catalogue.Exercise, str]]:
+    """The (exercise, target) pairs a path stands for: exercises/ or solutions/ (every
+    exercise), or an exercise module in any folder of the repository but tests/.
+
+    `path` is absolute but not resolved: exercises/ may be a link (the meta-tests' copies).
+    """
+    for target in TARGETS:
+        folder = root / target
+        if path == folder or path.resolve() == folder.resolve():
+            return [(exercise, target) for exercise in catalogue.exercises()]
+    if path.suffix != ".py" or root not in path.parents or root / "tests" in path.parents:
+        return []
+    try:
+        exercise = catalogue.by_module(path.stem)
+    except CatalogueError:
+        return []  # a student's helper module, say: pytest handles it
+    return [(exercise, path.parent.relative_to(root).as_posix())]
+
+
+@dataclass(frozen=True)
+class TestModule:
+    """An exercise's test module in this run: its exercise, the targets its tests run
+    against (in order), and whether it is an instructor's hidden one."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    exercise: catalogue.Exercise
+    targets: tuple[str, ...]
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class KataTest:
+    """One exercise test: what it grades, and against which code."""
+
+    __test__ = False
+
+    exercise: catalogue.Exercise
+    function: str  # one of catalogue.EXERCISE_FUNCTIONS, or END_TO_END
+    target: str
+    hidden: bool
+
+    def user_properties(self) -> list[tuple[str, object]]:
+        """The same, for reports and JUnit XML (strings, as a report carries them)."""
+        return [
+            ("exercise", self.exercise.id),
+            ("function", self.function),
+            ("target", self.target),
+            ("hidden", self.hidden),
+        ]
+
+
+def kata_test_of(node) -> KataTest | None:
+    """The exercise test an item is (None for the harness's own tests)."""
+    return node.stash.get(KATA_TEST, None)
+
+
 @dataclass
-class KataRun:
+class RunPlan:
     root: Path
     settings: Settings
-    args: list[str]
-    # test file -> the targets its tests run against (in the order given)
-    targets: dict[Path, list[str]] = field(default_factory=dict)
+    selection: Selection
+    # the files of the selection's exercise modules -> (exercise, target); links kept and resolved
+    _files: dict[Path, tuple[catalogue.Exercise, str]] = field(default_factory=dict)
+    # each test module, collected once a run: its path -> its tests and other children
+    _collected: dict[Path, list] = field(default_factory=dict)
+    # (target, exercise id) -> the code under test, one a run: imported once, read for stubs
+    _code: dict[tuple[str, str], StudentCode] = field(default_factory=dict)
 
-    def targets_for(self, path: Path) -> list[str]:
-        return self.targets.get(Path(path).resolve(), [self.settings.target])
+    def __post_init__(self) -> None:
+        for exercise, target in self.selection.pairs:
+            path = self.root / target / exercise.file_name
+            self._files[path] = self._files[path.resolve()] = (exercise, target)
+
+    def exercise_file(self, path: Path) -> tuple[catalogue.Exercise, str] | None:
+        """The exercise and target a collected file stands for, if the selection names it."""
+        return self._files.get(Path(path)) or self._files.get(Path(path).resolve())
+
+    def targets_of(self, exercise: catalogue.Exercise) -> tuple[str, ...]:
+        chosen = tuple(target for chosen, target in self.selection.pairs if chosen == exercise)
+        return chosen or (self.settings.target,)
+
+    def test_module(self, path: Path) -> TestModule | None:
+        """What a test file checks in this run (None for a file of no exercise)."""
+        exercise = exercise_of_test_file(path)
+        if exercise is None:
+            return None
+        return TestModule(exercise, self.targets_of(exercise), self.is_hidden(path))
+
+    def test_files(self, exercise: catalogue.Exercise) -> list[Path]:
+        """The exercise's test module, then the hidden ones of the hidden-tests folder."""
+        test_file = self.root / "tests" / exercise.test_file_name
+        if not test_file.is_file():
+            raise pytest.UsageError(
+                f"{self.root / 'exercises' / exercise.file_name} has no tests: expected {test_file}"
+            )
+        folder = self.settings.hidden_tests
+        hidden = (
+            sorted(
+                Path(os.path.abspath(path))
+                for path in Path(folder).glob(f"test_{exercise.module}*.py")
+                if exercise_of_test_file(path) == exercise
+            )
+            if folder
+            else []
+        )
+        return [test_file, *hidden]
 
     def is_hidden(self, path: Path) -> bool:
         folder = self.settings.hidden_tests
         return bool(folder) and Path(folder).resolve() in Path(path).resolve().parents
 
-    @classmethod
-    def plan(cls, root: Path, settings: Settings, args: list[str], invocation_dir: Path) -> KataRun:
-        run = cls(root=root, settings=settings, args=[])
-        for arg in args:
-            path_part, sep, rest = arg.partition("::")
-            path = Path(os.path.abspath(invocation_dir / path_part))
-            exercises, target = run._exercise_path(path)
-            if target is None:
-                run.args.append(arg)
-                continue
-            for exercise in exercises:
-                test_file = root / "tests" / exercise.test_file_name
-                if not test_file.is_file():
-                    raise pytest.UsageError(f"{path} has no tests: expected {test_file}")
-                run._add(test_file, target, f"{test_file}{sep}{rest}")
-                for hidden_file in run._hidden_files(exercise):
-                    run._add(hidden_file, target, str(hidden_file))
-        return run
+    def code_under_test(self, target: str, exercise: catalogue.Exercise) -> StudentCode:
+        key = (target, exercise.id)
+        if key not in self._code:
+            timeout = self.settings.call_timeout
+            self._code[key] = StudentCode(self.root, target, exercise, timeout=timeout)
+        return self._code[key]
 
-    def _exercise_path(self, path: Path) -> tuple[list[catalogue.Exercise], str | None]:
-        """The exercises a path stands for, and its target: exercises/ or solutions/ (every
-        exercise), or an exercise module in any folder of the repository but tests/.
+    def collected(self, parent: pytest.Collector, path: Path) -> list:
+        """The children of the test module at `path`, collected once a run (under the first
+        exercise file that asks, whichever target it names)."""
+        if path not in self._collected:
+            module = pytest.Module.from_parent(parent, path=path)
+            module.stash[TEST_MODULE] = self.test_module(path)
+            self._collected[path] = list(module.collect())
+        return self._collected[path]
 
-        `path` is absolute but not resolved: exercises/ may be a link (the meta-tests' copies).
-        """
-        for target in TARGETS:
-            folder = self.root / target
-            if path == folder or path.resolve() == folder.resolve():
-                return list(catalogue.exercises()), target
-        if (
-            path.suffix != ".py"
-            or self.root not in path.parents
-            or self.root / "tests" in path.parents
-        ):
-            return [], None
-        try:
-            exercise = catalogue.by_module(path.stem)
-        except CatalogueError:
-            return [], None  # a student's helper module, say: pytest handles it
-        return [exercise], path.parent.relative_to(self.root).as_posix()
 
-    def _hidden_files(self, exercise: catalogue.Exercise) -> list[Path]:
-        folder = self.settings.hidden_tests
-        if not folder:
-            return []
-        return sorted(
-            path
-            for path in Path(folder).glob(f"test_{exercise.module}*.py")
-            if exercise_of_test_file(path) == exercise
+class ExerciseFile(pytest.File):
+    """An exercise's module in a target folder, named on the command line (or in a folder
+    named there): it stands for the exercise's tests, run against this folder's code."""
+
+    def __init__(self, *, exercise: catalogue.Exercise, target: str, **kwargs):
+        super().__init__(**kwargs)
+        self.exercise, self.target = exercise, target
+
+    def collect(self):
+        plan = self.config.stash[RUN_PLAN]
+        first_target = plan.targets_of(self.exercise)[0]
+        for path in plan.test_files(self.exercise):
+            for child in plan.collected(self, path):
+                # A test module's tests are parametrized over every target of its exercise:
+                # each target's file yields its own (a class comes with the first target's).
+                target = _target_param(child)
+                if target == self.target or (target is None and self.target == first_target):
+                    yield child
+
+
+def _target_param(node) -> str | None:
+    callspec = getattr(node, "callspec", None)
+    return callspec.params.get("target") if callspec is not None else None
+
+
+def graded_function(item) -> str:
+    """The function an exercise test grades, from its one mark (refused otherwise)."""
+    marks = [mark.args[0] for mark in item.iter_markers("function")]
+    end_to_end = item.get_closest_marker("end_to_end") is not None
+    if len(marks) + end_to_end != 1 or any(
+        name not in catalogue.EXERCISE_FUNCTIONS for name in marks
+    ):
+        raise pytest.UsageError(
+            f"{item.nodeid}: mark it with exactly one of @pytest.mark.function(name) "
+            f"(name in {catalogue.EXERCISE_FUNCTIONS}) or @pytest.mark.end_to_end"
         )
+    return marks[0] if marks else END_TO_END
 
-    def _add(self, test_file: Path, target: str, arg: str) -> None:
-        targets = self.targets.setdefault(test_file.resolve(), [])
-        if target not in targets:
-            targets.append(target)
-        if arg not in self.args:
-            self.args.append(arg)
+
+def kata_test(item, module: TestModule) -> KataTest:
+    target = _target_param(item) or module.targets[0]
+    return KataTest(module.exercise, graded_function(item), target, module.hidden)

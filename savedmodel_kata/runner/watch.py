@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
+from savedmodel_kata.plugin.run import kata_test_of
 from savedmodel_kata.runner.console import RunningStatus, console, first_lines
 from savedmodel_kata.runner.test_runs import run_tests
 
@@ -43,13 +44,15 @@ class _FailingFunctionFirst:
         self.first = first
         self.first_failure_at: float | None = None
 
-    @pytest.hookimpl(trylast=True)  # after the plugin has recorded each test's function
+    @pytest.hookimpl(trylast=True)  # after the plugin's own ordering
     def pytest_collection_modifyitems(self, items):
         order = (*catalogue.EXERCISE_FUNCTIONS, catalogue.END_TO_END)
 
         def rank(item):
-            function = dict(item.user_properties).get("function")
-            return (function != self.first, order.index(function) if function in order else 99)
+            test = kata_test_of(item)
+            if test is None:
+                return (True, len(order))
+            return (test.function != self.first, order.index(test.function))
 
         items.sort(key=rank)
 
