@@ -10,6 +10,7 @@ or TensorFlow's frames, no arrays: `pytest -vv` (or KATA_VERBOSE=1, `kata
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from pathlib import Path
 
@@ -68,9 +69,13 @@ def _notes(error: BaseException, fixtures: frozenset[str] = frozenset()) -> str:
 
 
 def _location(error: BaseException, item) -> str:
-    """file:line of the innermost frame in the test module (where the check is)."""
+    """file:line of the innermost frame in the test's own file (where the check is): its
+    module's, or the shared module's that a test module takes it from (shared_tests.py)."""
     frames = traceback.extract_tb(error.__traceback__)
-    mine = [f for f in frames if Path(f.filename) == Path(item.path)] or frames[-1:]
+    module = sys.modules.get(getattr(getattr(item, "obj", None), "__module__", ""))
+    defined_in = getattr(module, "__file__", None)
+    files = {Path(item.path), Path(defined_in or item.path)}
+    mine = [f for f in frames if Path(f.filename) in files] or frames[-1:]
     return f"{Path(mine[-1].filename).name}:{mine[-1].lineno}" if mine else Path(item.path).name
 
 
