@@ -224,13 +224,13 @@ class Engine:
 
     def _dispatch(self) -> None:
         while self.queue and (len(self.running) < self.count):
-            idle = (
-                next((w for w in self.workers if w.task is None and w.process.poll() is None), None)
-                or self._start_worker()
-            )
+            idle = next((w for w in self.workers if w.task is None and w.alive()), None)
+            idle = idle or self._start_worker()
             task = self.queue.pop(0)
             task["limit"] = self._limit() * len(task["targets"])
-            idle.send(task, time.monotonic())
+            if not idle.send(task, time.monotonic()):  # it died idle: its end is judged apart
+                self.queue.insert(0, task)
+                continue
             self.running[idle] = task
 
     def _read(self, worker: Worker) -> None:
@@ -297,6 +297,8 @@ class Engine:
         self.selector.unregister(worker)
         self.workers.remove(worker)
         _stop_group(worker)
+        worker.close()
+        worker.events.close()
         task = self.running.pop(worker, None)
         if task is None:
             return
@@ -418,12 +420,14 @@ def grade(
                 staged, workspace, pristine=pristine, hidden_tests=hidden_tests,
                 compare_with=found.repository(submission),
             )  # fmt: skip
+        if time_budget is not None:  # what staging the workspace took is spent
+            time_budget -= time.perf_counter() - started
         engine = Engine(workspace, 1, time_limit, time_budget)
 
         def take(*_) -> None:
-            found = engine.targets[SUBMISSION_TARGET]
+            findings = engine.targets[SUBMISSION_TARGET]
             graded.tests, graded.problems = results_of(
-                found, exercises, workspace, SUBMISSION_TARGET
+                findings, exercises, workspace, SUBMISSION_TARGET
             )
             graded.seconds = time.perf_counter() - started
 

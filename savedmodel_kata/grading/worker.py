@@ -52,14 +52,24 @@ class Worker:
         self.task = None  # the task it runs, None while idle
         self.started_at = 0.0
         self.stopped_because: str | None = None  # set when the grader stops it
+        self.broken = False  # it stopped reading tasks
 
     def fileno(self) -> int:
         return self.events.fileno()
 
-    def send(self, task: dict, now: float) -> None:
+    def alive(self) -> bool:
+        return not self.broken and self.process.poll() is None
+
+    def send(self, task: dict, now: float) -> bool:
+        """Give it `task`; False if it is gone (it is not given the task)."""
+        try:
+            self.process.stdin.write((json.dumps(task) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError:  # a broken pipe: it ended
+            self.broken = True
+            return False
         self.task, self.started_at = task, now
-        self.process.stdin.write((json.dumps(task) + "\n").encode())
-        self.process.stdin.flush()
+        return True
 
     def read(self) -> list[dict] | None:
         """The events that have arrived (call when the pipe is readable); None at its end."""

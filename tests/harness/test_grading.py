@@ -19,6 +19,7 @@ from savedmodel_kata.grading import classroom, reports, workspace
 from savedmodel_kata.grading.grader import GradingResults
 from savedmodel_kata.grading.grader import grade as grade_submission
 from savedmodel_kata.maintainer import generated
+from savedmodel_kata.results import Failure
 
 ROOT = Path(__file__).resolve().parents[2]
 EX1, EX2, EX4 = (catalogue.by_number(n) for n in (1, 2, 4))
@@ -199,3 +200,23 @@ def test_a_crash_a_hang_and_a_memory_blow_up_cost_only_their_own_points(tmp_path
             assert score.earned == score.points, (
                 f"exercise {number} {function} lost points: {reports.function_output(score)}"
             )
+
+
+def test_an_exercise_past_its_time_limit_keeps_what_it_finished(tmp_path, monkeypatch):
+    """A call that outlasts the exercise's time limit (stuck in C code, say) loses the worker:
+    the test it was in is the one that crashed, the tests after it are not run, the tests
+    before it keep their results."""
+    monkeypatch.setenv("KATA_CALL_TIMEOUT", "600")  # the exercise's limit comes first
+    monkeypatch.setattr(settings, "_current", None)  # resolved again, from the environment
+    sleeping = solution(EX1).replace(
+        "    return float(value)", "    import time\n    time.sleep(600)\n    return float(value)"
+    )
+    graded = grade(make_submission(tmp_path / "slow", {EX1.file_name: sleeping}), time_limit=60)
+    (problem,) = graded.problems
+    assert "exercise 1: the tests did not finish within 60 s and were stopped in test_" in problem
+    (crashed,) = [t for t in graded.tests if t.failure == Failure.CRASHED]
+    assert crashed.name in problem and "(this test was running)" in crashed.message
+    after = graded.tests[graded.tests.index(crashed) + 1 :]
+    assert all(t.failure == Failure.NOT_RUN for t in after)
+    create_model = next(f for f in graded.scores.functions if f.function == "create_model")
+    assert create_model.earned == create_model.points
