@@ -15,29 +15,23 @@ import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
-from savedmodel_kata.errors import StudentError
 from savedmodel_kata.kinds.graph import TUTORIAL_TENSOR_NAMES, build, one_hot
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
-    SUBSET_EXAMPLES,
-    check_a_fraction,
-    check_accuracy,
-    check_computes_the_tutorials_function,
-    check_counts_correct,
-    check_end_to_end,
-    check_trains_from_its_own_start,
-    check_trains_like_the_reference,
+    check_a_savedmodel_folder,
     examples,
     loaded_with,
     opened,
     read_saved_model,
     same_count,
-    saved_model_file,
 )
-from savedmodel_kata.plugin.fresh_process import relocate
-from savedmodel_kata.results import Failure
+from savedmodel_kata.plugin.shared_tests import (
+    OTHER_TENSOR_NAMES,
+    OTHER_TENSOR_NAMES_FIX,
+    exported_with_other_tensor_names,
+)
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -73,36 +67,15 @@ def test_create_model_output_shape_for_any_batch_size(student_model, batch_size)
     graph_checks.check_logits_for_batch(student_model(), batch_size)
 
 
-@pytest.mark.function("create_model")
-def test_create_model_has_the_tutorials_parameters(student_model):
-    graph_checks.check_parameters(student_model())
-
-
-@pytest.mark.function("create_model")
-def test_create_model_starts_from_the_tutorials_initial_values(student_model):
-    graph_checks.check_initial_values(student_model())
-
-
-@pytest.mark.function("create_model")
-def test_create_model_returns_logits_not_probabilities(student_model):
-    graph_checks.check_logits_not_probabilities(student_model())
-
-
-@pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    check_computes_the_tutorials_function(
-        kind, student.create_model, before_save, mnist.test_images
-    )
-
-
-@pytest.mark.function("create_model")
-def test_create_model_trains_like_the_reference(student_trained, reference_trained):
-    check_trains_like_the_reference(student_trained(), reference_trained)
-
-
-@pytest.mark.function("create_model")
-def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
-    check_trains_from_its_own_start(student_trained_own())
+# Tests written once for several exercises (shared_tests.py), imported where they run.
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_create_model_has_the_tutorials_parameters,
+    test_create_model_starts_from_the_tutorials_initial_values,
+    test_create_model_returns_logits_not_probabilities,
+    test_create_model_computes_the_tutorials_function,
+    test_create_model_trains_like_the_reference,
+    test_create_model_trains_from_its_own_initial_weights,
+)
 
 
 # --- save --------------------------------------------------------------------
@@ -110,15 +83,12 @@ def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
 
 @pytest.mark.function("save")
 def test_save_writes_a_savedmodel_folder(student_export):
-    export_dir = student_export().directory
-    held = sorted(p.name for p in export_dir.iterdir()) if export_dir.is_dir() else "nothing"
-    assert saved_model_file(export_dir) is not None, (
-        f"save wrote no saved_model.pb into {export_dir}: write the SavedModel into export_dir "
-        f"itself (it holds {held})"
-    )
-    assert (export_dir / "variables" / "variables.index").is_file(), (
-        f"{export_dir} has no variables/variables.index: the weights were not saved. "
-        "simple_save writes them from the session you pass it."
+    check_a_savedmodel_folder(
+        student_export().directory,
+        no_model="save wrote no saved_model.pb into {export_dir}: write the SavedModel into "
+        "export_dir itself (it holds {held})",
+        no_variables="{export_dir} has no variables/variables.index: the weights were not "
+        "saved. simple_save writes them from the session you pass it.",
     )
 
 
@@ -237,53 +207,26 @@ def test_save_export_reloaded_elsewhere_gives_the_same_accuracy(
     )
 
 
-# Other names than the tutorial's, for the tensors the harness passes to save().
-OTHER_TENSOR_NAMES = {
-    "input": "features",
-    "output": "labels",
-    "prediction": "probabilities",
-    "accuracy": "score",
-}
-
-
 @pytest.mark.function("save")
 def test_save_exports_the_tensors_it_is_given_whatever_their_names(
     kind, student, reference, trained_snapshot, fresh_process, mnist, new_export_dir
 ):
-    # Every other export under test names its tensors as the tutorial does: a save that looks
-    # them up by those names, ignoring its arguments, is caught only here.
-    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
-    with opened(kind, build(reference.create_model, names=OTHER_TENSOR_NAMES)) as model:
-        kind.restore(model, trained_snapshot)
-        expected = kind.predict(model, images)
-        score = kind.score(model, images, labels)
-        try:
-            written = kind.export(student.save, model, new_export_dir())
-        except StudentError as error:
-            if error.failure == Failure.NOT_IMPLEMENTED:
-                raise
-            pytest.fail(
-                f"with the model's tensors named {OTHER_TENSOR_NAMES}, save failed. Map each key "
-                "to the tensor save() was given (x, y, y_pred, acc); never look tensors up by "
-                f"the tutorial's names ('myInput:0', ...).\n{error}",
-                pytrace=False,
-            )
-    directory = relocate(written, new_export_dir()).directory
-    feeds = {"input": images, "output": one_hot(labels)}
-    outputs = fresh_process.run(directory, "tf1", SIGNATURE_KEY, feeds, ["prediction", "accuracy"])
+    export = exported_with_other_tensor_names(
+        kind, student, reference, trained_snapshot, mnist, new_export_dir
+    )
+    feeds = {"input": export.images, "output": one_hot(export.labels)}
+    outputs = fresh_process.run(
+        export.directory, "tf1", SIGNATURE_KEY, feeds, ["prediction", "accuracy"]
+    )
     where = f"with the model's tensors named {OTHER_TENSOR_NAMES}, your export, reloaded elsewhere,"
-    fix = (
-        "Map each key to the tensor save() was given (x, y, y_pred, acc); never look tensors up "
-        "by the tutorial's names."
-    )
-    worst = float(np.max(np.abs(outputs["prediction"] - expected)))
+    worst = float(np.max(np.abs(outputs["prediction"] - export.probabilities)))
     assert worst <= PROBABILITY_TOLERANCE, (
-        f"{where} predicts other probabilities (by up to {worst:.3g}). {fix}"
+        f"{where} predicts other probabilities (by up to {worst:.3g}). {OTHER_TENSOR_NAMES_FIX}"
     )
-    accuracy = float(outputs["accuracy"])
+    accuracy, score = float(outputs["accuracy"]), export.score
     assert same_count(accuracy, score), (
         f"{where} gives an 'accuracy' of {accuracy!r} on {score.total} digits; the model gets "
-        f"{score}. {fix}"
+        f"{score}. {OTHER_TENSOR_NAMES_FIX}"
     )
 
 
@@ -435,64 +378,15 @@ def test_load_signature_tensors_finds_tensors_through_the_signature_not_their_na
 # --- evaluate ----------------------------------------------------------------
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
-    accuracy = kind.evaluate(
-        student.evaluate, reference_loaded(SIGNATURE_KEY), mnist.test_images, mnist.test_labels
-    )
-    check_a_fraction(accuracy)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_counts_the_same_digits_as_the_trained_model(
-    kind, student, reference_loaded, before_save, mnist
-):
-    images, labels = mnist.test_images, mnist.test_labels
-    accuracy = kind.evaluate(student.evaluate, reference_loaded(SIGNATURE_KEY), images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-@settings(max_examples=examples(8))
-@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
-@example(rows=SUBSET_EXAMPLES[0])
-@example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(
-    kind, student, reference_loaded, before_save, mnist, rows
-):
-    rows = np.array(rows)
-    loaded = reference_loaded(SIGNATURE_KEY, shared=True)
-    images, labels = mnist.test_images[rows], mnist.test_labels[rows]
-    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_answers_each_call_for_its_own_digits(
-    kind, student, reference_loaded, before_save, mnist
-):
-    # One loaded model, three calls: nothing may carry over from one call to the next.
-    loaded = reference_loaded(SIGNATURE_KEY)
-    images, labels = mnist.test_images, mnist.test_labels
-    first = kind.evaluate(student.evaluate, loaded, images, labels)
-    few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
-    again = kind.evaluate(student.evaluate, loaded, images, labels)
-    graph_checks.check_not_a_running_accuracy(first, few, before_save.probabilities, labels)
-    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
-    assert first == again, (
-        f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
-        "something carries over between calls (a running metric, a kept value). Compute each "
-        "call's accuracy from its own images and labels."
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_evaluate_returns_a_fraction,
+    test_evaluate_counts_the_same_digits_as_the_trained_model,
+    test_evaluate_counts_correct_predictions_on_any_subset,
+    test_evaluate_answers_each_call_for_its_own_digits,
+)
 
 
 # --- all four together ---------------------------------------------------------
 
 
-@pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(
-    kind, student, reference, student_trained_own, mnist, new_export_dir
-):
-    trained = student_trained_own()
-    export = kind.export(student.save, trained.model, new_export_dir())
-    check_end_to_end(kind, student, reference, trained, mnist, export.directory)
+from savedmodel_kata.plugin.shared_tests import test_end_to_end_with_all_your_functions  # noqa: E402, F401

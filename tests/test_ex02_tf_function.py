@@ -21,18 +21,10 @@ from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
-    SUBSET_EXAMPLES,
     accuracy_problem,
     batch_accuracy_problem,
     batches_for_one_load,
-    check_a_fraction,
-    check_a_new_model_each_call,
-    check_accuracy,
-    check_counts_correct,
-    check_end_to_end,
-    check_the_loaded_objects_own_signature,
-    check_trains_from_its_own_start,
-    check_trains_like_the_reference,
+    check_a_savedmodel_folder,
     describe_check,
     examples,
     initial_values_problem,
@@ -41,9 +33,9 @@ from savedmodel_kata.plugin.checks import (
     parameter_report,
     read_saved_model,
     same_count,
-    saved_model_file,
     shape_of,
 )
+from savedmodel_kata.plugin.shared_tests import check_reads_the_names_of_another_export
 from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
@@ -146,9 +138,8 @@ def test_create_model_starts_from_the_tutorials_initial_values(student_model):
     assert problem is None, f"create_model: {problem}"
 
 
-@pytest.mark.function("create_model")
-def test_create_model_returns_a_new_model_each_call(kind, student, student_model):
-    check_a_new_model_each_call(student_model(), kind.new_model(student.create_model))
+# Tests written once for several exercises (shared_tests.py), imported where they run.
+from savedmodel_kata.plugin.shared_tests import test_create_model_returns_a_new_model_each_call  # noqa: E402, F401
 
 
 @pytest.mark.function("create_model")
@@ -178,14 +169,10 @@ def test_create_model_computes_the_tutorials_function(kind, student, before_save
     )
 
 
-@pytest.mark.function("create_model")
-def test_create_model_trains_like_the_reference(student_trained, reference_trained):
-    check_trains_like_the_reference(student_trained(), reference_trained)
-
-
-@pytest.mark.function("create_model")
-def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
-    check_trains_from_its_own_start(student_trained_own())
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_create_model_trains_like_the_reference,
+    test_create_model_trains_from_its_own_initial_weights,
+)
 
 
 # --- save --------------------------------------------------------------------
@@ -193,13 +180,11 @@ def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
 
 @pytest.mark.function("save")
 def test_save_writes_a_savedmodel_folder(student_export):
-    export_dir = student_export().directory
-    assert saved_model_file(export_dir) is not None, (
-        f"save wrote no saved_model.pb into {export_dir}"
-    )
-    assert (export_dir / "variables" / "variables.index").is_file(), (
-        f"{export_dir} has no variables/: tf.saved_model.save writes the variables it can reach "
-        "from the object you pass it. Pass the model itself."
+    check_a_savedmodel_folder(
+        student_export().directory,
+        no_model="save wrote no saved_model.pb into {export_dir}",
+        no_variables="{export_dir} has no variables/: tf.saved_model.save writes the variables "
+        "it can reach from the object you pass it. Pass the model itself.",
     )
 
 
@@ -407,28 +392,10 @@ def test_load_signature_tensors_describes_the_signature(student, reference_expor
         )
 
 
-@pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights(
-    student, reference_export, before_save, mnist
-):
-    description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
-    describe_check(description, "serving_default")
-    outputs = description["function"](input=tf.constant(mnist.test_images))
-    worst = float(np.max(np.abs(outputs["prediction"].numpy() - before_save.probabilities)))
-    assert worst <= PROBABILITY_TOLERANCE, (
-        f"the function you returned predicts other probabilities (by up to {worst:.3g}): return "
-        "loaded.signatures[signature_key] itself"
-    )
-
-
-@pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
-def test_load_signature_tensors_returns_the_loaded_objects_own_signature(
-    student, reference_export, key
-):
-    check_the_loaded_objects_own_signature(
-        student.load_signature_tensors(str(reference_export.directory), key), key
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401
+    test_load_signature_tensors_function_takes_keywords_and_restores_the_weights,
+    test_load_signature_tensors_returns_the_loaded_objects_own_signature,
+)
 
 
 @pytest.mark.function("load_signature_tensors")
@@ -489,93 +456,29 @@ def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
 def test_load_signature_tensors_reads_names_from_the_export_not_from_assumptions(
     student, trained_copy, new_export_dir
 ):
-    # Another exporter, other names: 'pixels' in, 'scores' out.
-    model = trained_copy()
-    serve = tf.function(
-        lambda pixels: {"scores": model(pixels)},
-        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="pixels")],
-    )
-    export_dir = new_export_dir()
-    tf.saved_model.save(model, str(export_dir), signatures={"classify": serve})
-    description = student.load_signature_tensors(str(export_dir), "classify")
-    describe_check(description, "classify")
-    assert set(description["inputs"]) == {"pixels"} and set(description["outputs"]) == {"scores"}, (
-        f"for an export whose 'classify' signature maps 'pixels' to 'scores', you returned "
-        f"inputs {sorted(description['inputs'])} and outputs {sorted(description['outputs'])}: "
-        "read them from the function (structured_input_signature, structured_outputs), never "
-        "assume them"
+    check_reads_the_names_of_another_export(
+        student,
+        trained_copy(),
+        new_export_dir,
+        exporter="an export",
+        fix="read them from the function (structured_input_signature, structured_outputs), "
+        "never assume them",
     )
 
 
 # --- evaluate ----------------------------------------------------------------
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
-    accuracy = kind.evaluate(
-        student.evaluate, reference_loaded("evaluate"), mnist.test_images, mnist.test_labels
-    )
-    check_a_fraction(accuracy)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_counts_the_same_digits_as_the_trained_model(
-    kind, student, reference_loaded, before_save, mnist
-):
-    images, labels = mnist.test_images, mnist.test_labels
-    accuracy = kind.evaluate(student.evaluate, reference_loaded("evaluate"), images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-@settings(max_examples=examples(8))
-@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
-@example(rows=SUBSET_EXAMPLES[0])
-@example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(
-    kind, student, reference_loaded, before_save, mnist, rows
-):
-    rows = np.array(rows)
-    loaded = reference_loaded("evaluate", shared=True)
-    images, labels = mnist.test_images[rows], mnist.test_labels[rows]
-    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_takes_labels_of_any_integer_dtype(
-    kind, student, reference_loaded, before_save, mnist
-):
-    labels = mnist.test_labels.astype(np.int32)  # integer digits, not the signature's int64
-    loaded = reference_loaded("evaluate")
-    accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_answers_each_call_for_its_own_digits(
-    kind, student, reference_loaded, before_save, mnist
-):
-    loaded = reference_loaded("evaluate")
-    images, labels = mnist.test_images, mnist.test_labels
-    first = kind.evaluate(student.evaluate, loaded, images, labels)
-    few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
-    again = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
-    assert first == again, (
-        f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
-        "something carries over between calls. Compute each call's accuracy from its own images "
-        "and labels."
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_evaluate_returns_a_fraction,
+    test_evaluate_counts_the_same_digits_as_the_trained_model,
+    test_evaluate_counts_correct_predictions_on_any_subset,
+    test_evaluate_takes_labels_of_any_integer_dtype,
+    test_evaluate_answers_each_call_for_its_own_digits,
+)
 
 
 # --- all four together -------------------------------------------------------
 
 
-@pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(
-    kind, student, reference, student_trained_own, mnist, new_export_dir
-):
-    trained = student_trained_own()
-    export = kind.export(student.save, trained.model, new_export_dir())
-    check_end_to_end(kind, student, reference, trained, mnist, export.directory)
+from savedmodel_kata.plugin.shared_tests import test_end_to_end_with_all_your_functions  # noqa: E402, F401

@@ -22,16 +22,10 @@ from savedmodel_kata.lessons import shorten
 from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
-    SUBSET_EXAMPLES,
     accuracy_problem,
     batch_accuracy_problem,
     batches_for_one_load,
-    check_a_new_model_each_call,
     check_accuracy,
-    check_counts_correct,
-    check_end_to_end,
-    check_trains_from_its_own_start,
-    check_trains_like_the_reference,
     examples,
     initial_values_problem,
     key_id,
@@ -129,9 +123,8 @@ def test_create_model_starts_from_the_tutorials_initial_values(student_model):
     assert problem is None, f"create_model: {problem}"
 
 
-@pytest.mark.function("create_model")
-def test_create_model_returns_a_new_model_each_call(kind, student, student_model):
-    check_a_new_model_each_call(student_model(), kind.new_model(student.create_model))
+# Tests written once for several exercises (shared_tests.py), imported where they run.
+from savedmodel_kata.plugin.shared_tests import test_create_model_returns_a_new_model_each_call  # noqa: E402, F401
 
 
 @pytest.mark.function("create_model")
@@ -158,14 +151,10 @@ def test_create_model_computes_the_tutorials_function(kind, student, before_save
     )
 
 
-@pytest.mark.function("create_model")
-def test_create_model_trains_like_the_reference(student_trained, reference_trained):
-    check_trains_like_the_reference(student_trained(), reference_trained)
-
-
-@pytest.mark.function("create_model")
-def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
-    check_trains_from_its_own_start(student_trained_own())
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_create_model_trains_like_the_reference,
+    test_create_model_trains_from_its_own_initial_weights,
+)
 
 
 # --- save --------------------------------------------------------------------
@@ -487,64 +476,15 @@ def test_load_signature_tensors_reads_the_specs_of_any_export(
 # --- evaluate ----------------------------------------------------------------
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_returns_the_trained_models_accuracy(
-    kind, student, reference_loaded, before_save, mnist
-):
-    images, labels = mnist.test_images, mnist.test_labels
-    accuracy = kind.evaluate(student.evaluate, reference_loaded("evaluate"), images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-@settings(max_examples=examples(6))
-@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
-@example(rows=SUBSET_EXAMPLES[0])
-@example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(
-    kind, student, reference_loaded, before_save, mnist, rows
-):
-    rows = np.array(rows)
-    loaded = reference_loaded("evaluate", shared=True)
-    images, labels = mnist.test_images[rows], mnist.test_labels[rows]
-    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_takes_labels_of_any_integer_dtype(
-    kind, student, reference_loaded, before_save, mnist
-):
-    labels = mnist.test_labels.astype(np.int32)  # integer digits, not the endpoint's int64
-    loaded = reference_loaded("evaluate")
-    accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_answers_each_call_for_its_own_digits(
-    kind, student, reference_loaded, before_save, mnist
-):
-    loaded = reference_loaded("evaluate")
-    images, labels = mnist.test_images, mnist.test_labels
-    first = kind.evaluate(student.evaluate, loaded, images, labels)
-    few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
-    again = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
-    assert first == again, (
-        f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
-        "something carries over between calls. Compute each call's accuracy from its own images "
-        "and labels."
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_evaluate_returns_the_trained_models_accuracy,
+    test_evaluate_counts_correct_predictions_on_any_subset,
+    test_evaluate_takes_labels_of_any_integer_dtype,
+    test_evaluate_answers_each_call_for_its_own_digits,
+)
 
 
 # --- all four together -------------------------------------------------------
 
 
-@pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(
-    kind, student, reference, student_trained_own, mnist, new_export_dir
-):
-    trained = student_trained_own()
-    export = kind.export(student.save, trained.model, new_export_dir())
-    check_end_to_end(kind, student, reference, trained, mnist, export.directory)
+from savedmodel_kata.plugin.shared_tests import test_end_to_end_with_all_your_functions  # noqa: E402, F401

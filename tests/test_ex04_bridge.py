@@ -12,36 +12,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import import_exercise
-from savedmodel_kata.errors import StudentError
-from savedmodel_kata.kinds.graph import build, one_hot
+from savedmodel_kata.kinds.graph import one_hot
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
-    SUBSET_EXAMPLES,
     accuracy_problem,
+    check_a_savedmodel_folder,
     check_accuracy,
-    check_computes_the_tutorials_function,
-    check_counts_correct,
-    check_end_to_end,
-    check_the_loaded_objects_own_signature,
     describe_check,
-    examples,
     key_id,
     loaded_with,
-    opened,
     read_saved_model,
     same_count,
-    saved_model_file,
     shape_of,
 )
-from savedmodel_kata.plugin.fresh_process import relocate
-from savedmodel_kata.results import Failure
+from savedmodel_kata.plugin.shared_tests import (
+    OTHER_TENSOR_NAMES,
+    OTHER_TENSOR_NAMES_FIX,
+    check_reads_the_names_of_another_export,
+    exported_with_other_tensor_names,
+)
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -85,9 +79,8 @@ def tf2_loaded(export_dir, key):
 # --- create_model ------------------------------------------------------------
 
 
-@pytest.mark.function("create_model")
-def test_create_model_builds_the_tutorials_layers(student_model):
-    graph_checks.check_parameters(student_model())
+# Tests written once for several exercises (shared_tests.py), imported where they run.
+from savedmodel_kata.plugin.shared_tests import test_create_model_builds_the_tutorials_layers  # noqa: E402, F401
 
 
 @pytest.mark.function("create_model")
@@ -98,20 +91,11 @@ def test_create_model_keeps_the_batch_dimension_open(student_model):
         graph_checks.check_logits_for_batch(model, batch_size)
 
 
-@pytest.mark.function("create_model")
-def test_create_model_starts_from_the_tutorials_initial_values(student_model):
-    graph_checks.check_initial_values(student_model())
-
-
-@pytest.mark.function("create_model")
-def test_create_model_returns_logits_not_probabilities(student_model):
-    graph_checks.check_logits_not_probabilities(student_model())
-
-
-@pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    images = mnist.test_images
-    check_computes_the_tutorials_function(kind, student.create_model, before_save, images)
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_create_model_starts_from_the_tutorials_initial_values,
+    test_create_model_returns_logits_not_probabilities,
+    test_create_model_computes_the_tutorials_function,
+)
 
 
 # --- save --------------------------------------------------------------------
@@ -119,12 +103,12 @@ def test_create_model_computes_the_tutorials_function(kind, student, before_save
 
 @pytest.mark.function("save")
 def test_save_writes_a_savedmodel_folder(student_export):
-    export_dir = student_export().directory
-    held = sorted(p.name for p in export_dir.iterdir()) if export_dir.is_dir() else "nothing"
-    assert saved_model_file(export_dir) is not None, (
-        f"save wrote no saved_model.pb into export_dir (it holds {held}): add the meta graph "
-        "and variables to a Builder for export_dir, then call builder.save(), which writes the "
-        "files"
+    check_a_savedmodel_folder(
+        student_export().directory,
+        no_model="save wrote no saved_model.pb into export_dir (it holds {held}): add the meta "
+        "graph and variables to a Builder for export_dir, then call builder.save(), which "
+        "writes the files",
+        no_variables=None,  # test_save_exports_the_trained_weights says what of them is missing
     )
 
 
@@ -216,52 +200,25 @@ def test_save_exports_the_trained_weights(student_export, reference_trained, tra
         )
 
 
-# Other names than the tutorial's, for the tensors the harness passes to save().
-OTHER_TENSOR_NAMES = {
-    "input": "features",
-    "output": "labels",
-    "prediction": "probabilities",
-    "accuracy": "score",
-}
-
-
 @pytest.mark.function("save")
 def test_save_exports_the_tensors_it_is_given_whatever_their_names(
     kind, student, reference, trained_snapshot, fresh_process, mnist, new_export_dir
 ):
-    # Every other export under test names its tensors as the tutorial does: a save that looks
-    # them up by those names, ignoring its arguments, is caught only here.
-    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
-    with opened(kind, build(reference.create_model, names=OTHER_TENSOR_NAMES)) as model:
-        kind.restore(model, trained_snapshot)
-        expected = kind.predict(model, images)
-        score = kind.score(model, images, labels)
-        try:
-            written = kind.export(student.save, model, new_export_dir())
-        except StudentError as error:
-            if error.failure == Failure.NOT_IMPLEMENTED:
-                raise
-            pytest.fail(
-                f"with the model's tensors named {OTHER_TENSOR_NAMES}, save failed. Map each key "
-                "to the tensor save() was given (x, y, y_pred, acc); never look tensors up by "
-                f"the tutorial's names ('myInput:0', ...).\n{error}",
-                pytrace=False,
-            )
-    directory = relocate(written, new_export_dir()).directory
-    fix = (
-        "Map each key to the tensor save() was given (x, y, y_pred, acc); never look tensors up "
-        "by the tutorial's names."
+    export = exported_with_other_tensor_names(
+        kind, student, reference, trained_snapshot, mnist, new_export_dir
     )
+    directory, images, score = export.directory, export.images, export.score
+    fix = OTHER_TENSOR_NAMES_FIX
     for api, world in (("tf2", "tf.saved_model.load"), ("tf1", "a TF1 session")):
         where = f"with the model's tensors named {OTHER_TENSOR_NAMES}, reloaded through {world},"
         served = fresh_process.run(
             directory, api, "serving_default", {"input": images}, ["prediction"]
         )
-        worst = float(np.max(np.abs(served["prediction"] - expected)))
+        worst = float(np.max(np.abs(served["prediction"] - export.probabilities)))
         assert worst <= PROBABILITY_TOLERANCE, (
             f"{where} your export predicts other probabilities (by up to {worst:.3g}). {fix}"
         )
-        feeds = {"input": images, "label": one_hot(labels)}
+        feeds = {"input": images, "label": one_hot(export.labels)}
         evaluated = fresh_process.run(directory, api, "evaluate", feeds, ["accuracy"])
         accuracy = float(evaluated["accuracy"])
         assert same_count(accuracy, score), (
@@ -316,28 +273,10 @@ def test_load_signature_tensors_in_tf2_describes_a_tf1_export(student, reference
         )
 
 
-@pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
-def test_load_signature_tensors_in_tf2_returns_the_loaded_objects_own_signature(
-    student, reference_export, key
-):
-    check_the_loaded_objects_own_signature(
-        student.load_signature_tensors(str(reference_export.directory), key), key
-    )
-
-
-@pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities(
-    student, reference_export, before_save, mnist
-):
-    description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
-    describe_check(description, "serving_default")
-    probabilities = description["function"](input=tf.constant(mnist.test_images))["prediction"]
-    worst = float(np.max(np.abs(probabilities.numpy() - before_save.probabilities)))
-    assert worst <= PROBABILITY_TOLERANCE, (
-        f"the function you returned predicts other probabilities (by up to {worst:.3g}): return "
-        "loaded.signatures[signature_key] itself"
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_load_signature_tensors_in_tf2_returns_the_loaded_objects_own_signature,
+    test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities,
+)
 
 
 @pytest.mark.function("load_signature_tensors")
@@ -346,18 +285,12 @@ def test_load_signature_tensors_in_tf2_reads_a_tf2_export_with_other_names(
 ):
     # A tf.Module's own export: structured outputs are already specs, and the names are other.
     model, _ = tf2_module_export
-    serve = tf.function(
-        lambda pixels: {"scores": model(pixels)},
-        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="pixels")],
-    )
-    export_dir = new_export_dir()
-    tf.saved_model.save(model, str(export_dir), signatures={"classify": serve})
-    description = student.load_signature_tensors(str(export_dir), "classify")
-    describe_check(description, "classify")
-    assert set(description["inputs"]) == {"pixels"} and set(description["outputs"]) == {"scores"}, (
-        f"for a TF2 export whose 'classify' signature maps 'pixels' to 'scores', you returned "
-        f"inputs {sorted(description['inputs'])} and outputs {sorted(description['outputs'])}: "
-        "read them from the function, never assume them"
+    check_reads_the_names_of_another_export(
+        student,
+        model,
+        new_export_dir,
+        exporter="a TF2 export",
+        fix="read them from the function, never assume them",
     )
 
 
@@ -466,55 +399,14 @@ def test_load_signature_tensors_in_a_session_reads_a_keras_export_but_not_a_plai
 # --- evaluate ----------------------------------------------------------------
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_returns_the_trained_models_accuracy(
-    kind, student, reference_loaded, before_save, mnist
-):
-    images, labels = mnist.test_images, mnist.test_labels
-    accuracy = kind.evaluate(student.evaluate, reference_loaded("evaluate"), images, labels)
-    check_accuracy(accuracy, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-@settings(max_examples=examples(8))
-@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
-@example(rows=SUBSET_EXAMPLES[0])
-@example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(
-    kind, student, reference_loaded, before_save, mnist, rows
-):
-    rows = np.array(rows)
-    loaded = reference_loaded("evaluate", shared=True)
-    images, labels = mnist.test_images[rows], mnist.test_labels[rows]
-    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
-    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
-
-
-@pytest.mark.function("evaluate")
-def test_evaluate_answers_each_call_for_its_own_digits(
-    kind, student, reference_loaded, before_save, mnist
-):
-    loaded = reference_loaded("evaluate")
-    images, labels = mnist.test_images, mnist.test_labels
-    first = kind.evaluate(student.evaluate, loaded, images, labels)
-    few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
-    again = kind.evaluate(student.evaluate, loaded, images, labels)
-    graph_checks.check_not_a_running_accuracy(first, few, before_save.probabilities, labels)
-    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
-    assert first == again, (
-        f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
-        "something carries over between calls. Compute each call's accuracy from its own images "
-        "and labels."
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_evaluate_returns_the_trained_models_accuracy,
+    test_evaluate_counts_correct_predictions_on_any_subset,
+    test_evaluate_answers_each_call_for_its_own_digits,
+)
 
 
 # --- all four together -------------------------------------------------------
 
 
-@pytest.mark.end_to_end
-def test_end_to_end_with_all_your_functions(
-    kind, student, reference, student_trained_own, mnist, new_export_dir
-):
-    trained = student_trained_own()
-    export = kind.export(student.save, trained.model, new_export_dir())
-    check_end_to_end(kind, student, reference, trained, mnist, export.directory)
+from savedmodel_kata.plugin.shared_tests import test_end_to_end_with_all_your_functions  # noqa: E402, F401

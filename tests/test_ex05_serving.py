@@ -52,8 +52,6 @@ from savedmodel_kata.kinds.serving import client_pixels, write_labels
 from savedmodel_kata.plugin.checks import (
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
-    SUBSET_EXAMPLES,
-    check_a_fraction,
     check_accuracy,
     check_counts_correct,
     check_end_to_end,
@@ -1039,12 +1037,8 @@ def check_served_accuracy(accuracy, expected) -> None:
     check_accuracy(accuracy, expected)
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
-    accuracy = kind.evaluate(
-        student.evaluate, reference_loaded("serving_default"), mnist.test_images, mnist.test_labels
-    )
-    check_a_fraction(accuracy)
+# Tests written once for several exercises (shared_tests.py), imported where they run.
+from savedmodel_kata.plugin.shared_tests import test_evaluate_returns_a_fraction  # noqa: E402, F401
 
 
 @pytest.mark.function("evaluate")
@@ -1057,20 +1051,9 @@ def test_evaluate_counts_the_same_digits_as_the_served_model(
     check_served_accuracy(accuracy, before_save.score)
 
 
-@pytest.mark.function("evaluate")
-@settings(max_examples=examples(6))
-@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
-@example(rows=SUBSET_EXAMPLES[0])
-@example(rows=SUBSET_EXAMPLES[1])
-def test_evaluate_counts_correct_predictions_on_any_subset(
-    student, reference_loaded, before_save, pixels, mnist, rows
-):
-    rows = np.array(rows)
-    labels = mnist.test_labels[rows]
-    accuracy = student.evaluate(
-        reference_loaded("serving_default", shared=True).value, pixels[rows], labels
-    )
-    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401
+    test_evaluate_counts_correct_predictions_on_any_subset,
+)
 
 
 @pytest.mark.function("evaluate")
@@ -1094,21 +1077,9 @@ def test_evaluate_takes_labels_of_any_integer_dtype(
     check_served_accuracy(accuracy, before_save.score)
 
 
-@pytest.mark.function("evaluate")
-def test_evaluate_answers_each_call_for_its_own_digits(
-    student, reference_loaded, before_save, pixels, mnist
-):
-    signature = reference_loaded("serving_default").value
-    labels = mnist.test_labels
-    first = student.evaluate(signature, pixels, labels)
-    few = student.evaluate(signature, pixels[:100], labels[:100])
-    again = student.evaluate(signature, pixels, labels)
-    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
-    assert first == again, (
-        f"evaluate gave {first!r}, then {again!r} for the same digits on the same signature: "
-        "something carries over between calls. Compute each call's accuracy from its own images "
-        "and labels."
-    )
+from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
+    test_evaluate_answers_each_call_for_its_own_digits,
+)
 
 
 # --- all four together -------------------------------------------------------

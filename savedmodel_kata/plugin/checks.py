@@ -193,6 +193,21 @@ def saved_model_file(export_dir: Path) -> Path | None:
     return None
 
 
+def check_a_savedmodel_folder(export_dir: Path, no_model: str, no_variables: str | None) -> None:
+    """Assert that `export_dir` holds a SavedModel proto (else `no_model`) and, unless
+    `no_variables` is None, its variables (else `no_variables`). The messages are templates:
+    {export_dir}, and {held} for what the folder holds."""
+    export_dir = Path(export_dir)
+    held = sorted(p.name for p in export_dir.iterdir()) if export_dir.is_dir() else "nothing"
+    assert saved_model_file(export_dir) is not None, no_model.format(
+        export_dir=export_dir, held=held
+    )
+    if no_variables is not None:
+        assert (export_dir / "variables" / "variables.index").is_file(), no_variables.format(
+            export_dir=export_dir, held=held
+        )
+
+
 def read_saved_model(export_dir: Path):
     """The SavedModel protocol buffer, read from saved_model.pb (or saved_model.pbtxt)."""
     from google.protobuf import text_format

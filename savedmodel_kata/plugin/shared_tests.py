@@ -1,0 +1,288 @@
+"""Tests that several exercises share, written once: each exercise's module takes them in.
+
+A test module imports the ones its exercise checks by name, at the place they run among
+its own tests (pytest collects a module's tests in the order its names are bound), and
+pytest collects each there as that exercise's test: its name, its `function` mark, the
+module's fixtures. They reach the exercise only through its kind (savedmodel_kata/kinds/),
+which knows how its functions are called and which signature its evaluate reads
+(`kind.evaluate_key`). What one exercise alone checks stays in its own module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from savedmodel_kata.errors import StudentError
+from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.kinds.graph import build
+from savedmodel_kata.plugin import graph_checks
+from savedmodel_kata.plugin.checks import (
+    PROBABILITY_TOLERANCE,
+    SUBSET_EXAMPLES,
+    check_a_fraction,
+    check_a_new_model_each_call,
+    check_accuracy,
+    check_computes_the_tutorials_function,
+    check_counts_correct,
+    check_end_to_end,
+    check_the_loaded_objects_own_signature,
+    check_trains_from_its_own_start,
+    check_trains_like_the_reference,
+    describe_check,
+    examples,
+    key_id,
+    opened,
+)
+from savedmodel_kata.plugin.fresh_process import relocate
+from savedmodel_kata.results import Failure
+from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+tf = import_tensorflow()
+
+# --- create_model ------------------------------------------------------------
+
+
+@pytest.mark.function("create_model")
+def test_create_model_returns_a_new_model_each_call(kind, student, student_model):
+    check_a_new_model_each_call(student_model(), kind.new_model(student.create_model))
+
+
+@pytest.mark.function("create_model")
+def test_create_model_trains_like_the_reference(student_trained, reference_trained):
+    check_trains_like_the_reference(student_trained(), reference_trained)
+
+
+@pytest.mark.function("create_model")
+def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
+    check_trains_from_its_own_start(student_trained_own())
+
+
+# Exercises 2 and 3 check it calling their model themselves, for lessons of their own.
+@pytest.mark.function("create_model")
+def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
+    check_computes_the_tutorials_function(
+        kind, student.create_model, before_save, mnist.test_images
+    )
+
+
+# --- create_model, a graph-mode model's (exercises 1 and 4) --------------------
+
+
+@pytest.mark.function("create_model")
+def test_create_model_has_the_tutorials_parameters(student_model):
+    graph_checks.check_parameters(student_model())
+
+
+# Exercise 4's name for it.
+test_create_model_builds_the_tutorials_layers = test_create_model_has_the_tutorials_parameters
+
+
+@pytest.mark.function("create_model")
+def test_create_model_starts_from_the_tutorials_initial_values(student_model):
+    graph_checks.check_initial_values(student_model())
+
+
+@pytest.mark.function("create_model")
+def test_create_model_returns_logits_not_probabilities(student_model):
+    graph_checks.check_logits_not_probabilities(student_model())
+
+
+# --- save, a graph-mode model's (exercises 1 and 4) -------------------------------
+
+# Other names than the tutorial's, for the tensors the harness passes to save().
+OTHER_TENSOR_NAMES = {
+    "input": "features",
+    "output": "labels",
+    "prediction": "probabilities",
+    "accuracy": "score",
+}
+OTHER_TENSOR_NAMES_FIX = (
+    "Map each key to the tensor save() was given (x, y, y_pred, acc); never look tensors up "
+    "by the tutorial's names."
+)
+
+
+class OtherNamesExport(NamedTuple):
+    """The student's export of the trained model with its tensors named OTHER_TENSOR_NAMES,
+    moved, and what that model computes on the digits it is checked with."""
+
+    directory: Path
+    images: np.ndarray
+    labels: np.ndarray
+    probabilities: np.ndarray
+    score: Score
+
+
+def exported_with_other_tensor_names(
+    kind, student, reference, trained_snapshot, mnist, new_export_dir
+) -> OtherNamesExport:
+    # Every other export under test names its tensors as the tutorial does: a save that looks
+    # them up by those names, ignoring its arguments, is caught only here.
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    with opened(kind, build(reference.create_model, names=OTHER_TENSOR_NAMES)) as model:
+        kind.restore(model, trained_snapshot)
+        expected = kind.predict(model, images)
+        score = kind.score(model, images, labels)
+        try:
+            written = kind.export(student.save, model, new_export_dir())
+        except StudentError as error:
+            if error.failure == Failure.NOT_IMPLEMENTED:
+                raise
+            pytest.fail(
+                f"with the model's tensors named {OTHER_TENSOR_NAMES}, save failed. Map each key "
+                "to the tensor save() was given (x, y, y_pred, acc); never look tensors up by "
+                f"the tutorial's names ('myInput:0', ...).\n{error}",
+                pytrace=False,
+            )
+    directory = relocate(written, new_export_dir()).directory
+    return OtherNamesExport(directory, images, labels, expected, score)
+
+
+# --- load_signature_tensors, loading the TF2 way (exercises 2 and 4) ------------
+
+TF2_SIGNATURES = ("evaluate", "serving_default")  # what exercises 2 and 4 export
+
+
+@pytest.mark.function("load_signature_tensors")
+@pytest.mark.parametrize("key", TF2_SIGNATURES, ids=key_id)
+def test_load_signature_tensors_returns_the_loaded_objects_own_signature(
+    student, reference_export, key
+):
+    check_the_loaded_objects_own_signature(
+        student.load_signature_tensors(str(reference_export.directory), key), key
+    )
+
+
+# Exercise 4's name for it (its loader also loads into a TF1 session).
+test_load_signature_tensors_in_tf2_returns_the_loaded_objects_own_signature = (
+    test_load_signature_tensors_returns_the_loaded_objects_own_signature
+)
+
+
+@pytest.mark.function("load_signature_tensors")
+def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights(
+    student, reference_export, before_save, mnist
+):
+    description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
+    describe_check(description, "serving_default")
+    outputs = description["function"](input=tf.constant(mnist.test_images))
+    worst = float(np.max(np.abs(outputs["prediction"].numpy() - before_save.probabilities)))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"the function you returned predicts other probabilities (by up to {worst:.3g}): return "
+        "loaded.signatures[signature_key] itself"
+    )
+
+
+# Exercise 4's name for it.
+test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities = (
+    test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
+)
+
+
+def check_reads_the_names_of_another_export(
+    student, model, new_export_dir, exporter: str, fix: str
+) -> None:
+    """`model` exported by another exporter, with other names ('classify': 'pixels' in,
+    'scores' out): the student's loader must read them from the export (`exporter` says whose
+    it is, `fix` where the names are)."""
+    serve = tf.function(
+        lambda pixels: {"scores": model(pixels)},
+        input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="pixels")],
+    )
+    export_dir = new_export_dir()
+    tf.saved_model.save(model, str(export_dir), signatures={"classify": serve})
+    description = student.load_signature_tensors(str(export_dir), "classify")
+    describe_check(description, "classify")
+    assert set(description["inputs"]) == {"pixels"} and set(description["outputs"]) == {"scores"}, (
+        f"for {exporter} whose 'classify' signature maps 'pixels' to 'scores', you returned "
+        f"inputs {sorted(description['inputs'])} and outputs {sorted(description['outputs'])}: "
+        f"{fix}"
+    )
+
+
+# --- evaluate ----------------------------------------------------------------
+# Each on the reference's export, reloaded by the reference's loader.
+
+
+@pytest.mark.function("evaluate")
+def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
+    loaded = reference_loaded(kind.evaluate_key)
+    accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, mnist.test_labels)
+    check_a_fraction(accuracy)
+
+
+@pytest.mark.function("evaluate")
+def test_evaluate_counts_the_same_digits_as_the_trained_model(
+    kind, student, reference_loaded, before_save, mnist
+):
+    loaded = reference_loaded(kind.evaluate_key)
+    accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, mnist.test_labels)
+    check_accuracy(accuracy, before_save.score)
+
+
+# The same test, named by what it asks of evaluate where no test of a fraction comes before it.
+test_evaluate_returns_the_trained_models_accuracy = (
+    test_evaluate_counts_the_same_digits_as_the_trained_model
+)
+
+
+@pytest.mark.function("evaluate")
+@settings(max_examples=examples(8))
+@given(rows=st.lists(st.integers(0, 1999), min_size=1, max_size=300, unique=True))
+@example(rows=SUBSET_EXAMPLES[0])
+@example(rows=SUBSET_EXAMPLES[1])
+def test_evaluate_counts_correct_predictions_on_any_subset(
+    kind, student, reference_loaded, before_save, mnist, rows
+):
+    rows = np.array(rows)
+    loaded = reference_loaded(kind.evaluate_key, shared=True)
+    images, labels = mnist.test_images[rows], mnist.test_labels[rows]
+    accuracy = kind.evaluate(student.evaluate, loaded, images, labels)
+    check_counts_correct(accuracy, before_save.probabilities[rows], labels, before_save.score)
+
+
+@pytest.mark.function("evaluate")
+def test_evaluate_takes_labels_of_any_integer_dtype(
+    kind, student, reference_loaded, before_save, mnist
+):
+    labels = mnist.test_labels.astype(np.int32)  # integer digits, not the signature's int64
+    loaded = reference_loaded(kind.evaluate_key)
+    accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, labels)
+    check_accuracy(accuracy, before_save.score)
+
+
+@pytest.mark.function("evaluate")
+def test_evaluate_answers_each_call_for_its_own_digits(
+    kind, student, reference_loaded, before_save, mnist
+):
+    # One loaded model, three calls: nothing may carry over from one call to the next.
+    loaded = reference_loaded(kind.evaluate_key)
+    images, labels = mnist.test_images, mnist.test_labels
+    first = kind.evaluate(student.evaluate, loaded, images, labels)
+    few = kind.evaluate(student.evaluate, loaded, images[:100], labels[:100])
+    again = kind.evaluate(student.evaluate, loaded, images, labels)
+    graph_checks.check_not_a_running_accuracy(first, few, before_save.probabilities, labels)
+    check_counts_correct(few, before_save.probabilities[:100], labels[:100], before_save.score)
+    assert first == again, (
+        f"evaluate gave {first!r}, then {again!r} for the same digits on the same loaded model: "
+        "something carries over between calls. Compute each call's accuracy from its own images "
+        "and labels."
+    )
+
+
+# --- all four together -------------------------------------------------------
+
+
+@pytest.mark.end_to_end
+def test_end_to_end_with_all_your_functions(
+    kind, student, reference, student_trained_own, mnist, new_export_dir
+):
+    trained = student_trained_own()
+    export = kind.export(student.save, trained.model, new_export_dir())
+    check_end_to_end(kind, student, reference, trained, mnist, export.directory)
