@@ -98,9 +98,11 @@ def load_mnist_dataset(
 @functools.cache
 def bundled_digits() -> Digits:
     """Kept for the life of the process: `kata watch` and `kata status` run pytest many times."""
-    digits = load_mnist_dataset("bundled")
+    # Arrays of their own memory (not views of a writable base), read-only: shared between
+    # runs, no test may change them.
+    digits = Digits(*(np.array(array) for array in load_mnist_dataset("bundled")))
     for array in digits:
-        array.setflags(write=False)  # shared between runs: no test may change it
+        array.setflags(write=False)
     return digits
 
 

@@ -41,6 +41,16 @@ class Trained(NamedTuple):
     stats: TrainingStats
 
 
+def saved_model_file(export_dir: Path) -> Path | None:
+    """The export's SavedModel proto: saved_model.pb, or saved_model.pbtxt (a text proto, which
+    both loaders read too); None if the folder holds neither."""
+    for name in ("saved_model.pb", "saved_model.pbtxt"):
+        path = Path(export_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
 class Export(NamedTuple):
     """What an exercise's save wrote: the SavedModel folder, and the .keras file for Keras."""
 

@@ -9,7 +9,8 @@ make it so:
   not only the kind's own file: the Keras kind inherits the module kind's),
   the data, the hyper-parameters, and what it ran on (TensorFlow, Keras,
   numpy and Python versions, the processor's architecture and instruction
-  sets, by which oneDNN picks its kernels).
+  sets, by which oneDNN picks its kernels, and the environment variables that
+  choose kernels and threads).
 * Training is deterministic for a key: op determinism, one thread order;
   tests/harness/test_determinism.py trains every kind in two processes, one
   of them beside a CPU hog, and compares the weights bit for bit.
@@ -86,9 +87,21 @@ def platform_fingerprint() -> tuple[str, ...]:
         sys.version,
         platform.machine(),
         _processor_flags(),
+        *_settings_of_the_kernels(),
         import_tensorflow().__version__,
         keras.__version__,
         np.__version__,
+    )
+
+
+def _settings_of_the_kernels() -> list[str]:
+    """Environment variables that choose kernels or threads (TF_ENABLE_ONEDNN_OPTS=0 trains to
+    other weights); TensorFlow's log levels change nothing."""
+    prefixes = ("TF_", "OMP_", "KMP_", "MKL_", "ONEDNN_", "DNNL_", "OPENBLAS_")
+    return sorted(
+        f"{name}={value}"
+        for name, value in os.environ.items()
+        if name.startswith(prefixes) and not name.startswith("TF_CPP_")
     )
 
 

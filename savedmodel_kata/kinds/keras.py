@@ -9,6 +9,7 @@ copy resumes training like the trained model would.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,28 @@ def _without_names(config: Any) -> Any:
     if isinstance(config, list):
         return [_without_names(value) for value in config]
     return config
+
+
+def _source_of(cls: type) -> str:
+    """The code of a class written outside Keras: the files its methods are defined in (its
+    `call` may use their other functions); "" for Keras' own classes, which the config
+    describes."""
+    if cls.__module__.split(".")[0] == "keras":
+        return ""
+    files = {
+        function.__code__.co_filename
+        for klass in cls.__mro__
+        if klass.__module__.split(".")[0] not in ("keras", "builtins")
+        for function in vars(klass).values()
+        if inspect.isfunction(function)
+    }
+    texts = []
+    for name in sorted(files):
+        try:
+            texts.append(Path(name).read_text())
+        except OSError:
+            texts.append(f"{name}: unreadable")
+    return "\n".join(texts) or f"{cls.__module__}.{cls.__qualname__}"
 
 
 class KerasKind(ModuleKind):
@@ -76,7 +99,12 @@ class KerasKind(ModuleKind):
             variable.assign(snapshot[f"optimizer/{i}"])
 
     def _identity(self, model: Any) -> bytes:
-        return json.dumps(_without_names(json.loads(model.to_json())), sort_keys=True).encode()
+        """The config without layer names, and the source of every class that is not Keras'
+        own: a subclassed model's or custom layer's config says nothing of what `call` does."""
+        config = json.dumps(_without_names(json.loads(model.to_json())), sort_keys=True)
+        layers = [model, *model._flatten_layers(include_self=False, recursive=True)]
+        own_code = sorted({_source_of(type(layer)) for layer in layers} - {""})
+        return "\n".join([config, *own_code]).encode()
 
     def _step(self, model: Any, learning_rate: float) -> Step:
         self._compile(model, learning_rate)

@@ -56,18 +56,21 @@ def count_parameters(weights: Weights) -> int:
     return int(sum(np.prod(shape) for shape in weights))
 
 
-_digests: dict[tuple[int, ...], str] = {}
+# id()s of read-only arrays that own their data -> (the arrays, kept alive so that no other
+# array can take their ids, and their digest).
+_digests: dict[tuple[int, ...], tuple[Sequence[np.ndarray], str]] = {}
 
 
 def data_digest(data: Sequence[np.ndarray]) -> str:
-    """A digest of the data arrays; remembered for read-only arrays (the shared bundled digits)."""
-    frozen = all(not array.flags.writeable for array in data)
+    """A digest of the data arrays; remembered for read-only arrays that own their memory (the
+    shared bundled digits): a view could change through a writable base."""
+    frozen = all(not array.flags.writeable and array.base is None for array in data)
     ids = tuple(id(array) for array in data)
     if frozen and ids in _digests:
-        return _digests[ids]
+        return _digests[ids][1]
     digest = cache.make_key(*(np.ascontiguousarray(array).tobytes() for array in data))
     if frozen:
-        _digests[ids] = digest
+        _digests[ids] = (tuple(data), digest)
     return digest
 
 

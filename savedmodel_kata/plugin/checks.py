@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.kinds.base import Score, saved_model_file
 from savedmodel_kata.plugin.hypothesis_profiles import examples  # noqa: F401 (tests use it)
 
 EXPECTED_PARAMETERS = 2830
@@ -181,16 +181,6 @@ def check_counts_correct(accuracy, probabilities, labels, elsewhere: Score | Non
     """Assert that `accuracy` is the share of rows whose most likely digit is the label."""
     expected = Score(int(np.sum(np.argmax(probabilities, axis=1) == labels)), len(labels))
     check_accuracy(accuracy, expected, elsewhere)
-
-
-def saved_model_file(export_dir: Path) -> Path | None:
-    """The export's SavedModel proto: saved_model.pb, or saved_model.pbtxt (a text proto, which
-    both loaders read too); None if the folder holds neither."""
-    for name in ("saved_model.pb", "saved_model.pbtxt"):
-        path = Path(export_dir) / name
-        if path.is_file():
-            return path
-    return None
 
 
 def check_a_savedmodel_folder(export_dir: Path, no_model: str, no_variables: str | None) -> None:

@@ -41,9 +41,9 @@ import numpy as np
 import pytest
 
 from savedmodel_kata import catalogue, kinds
-from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise
+from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise, only_stubs
 from savedmodel_kata.kinds import cache
-from savedmodel_kata.kinds.base import Score, Weights
+from savedmodel_kata.kinds.base import Export, Score, Weights
 from savedmodel_kata.mnist import Digits, bundled_digits
 from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
 from savedmodel_kata.plugin.run import RUN_PLAN, TEST_MODULE, ExerciseFile, kata_test_of
@@ -164,6 +164,7 @@ class WarmReference(NamedTuple):
     snapshot: dict
     before_save: BeforeSave
     export: object  # kinds.Export, in a folder of the process's own (pytest's go with each run)
+    folder: Path  # where the export was written; tests get copies (reference_export)
 
 
 # (exercise id, the reference's source) -> WarmReference. `kata watch`, `kata status`, the
@@ -191,7 +192,7 @@ def warm_reference(kind, exercise, reference, mnist) -> WarmReference:
             export = kind.export(reference.save, copy, folder / "model")
         finally:
             kind.close(copy)
-        _warm[key] = WarmReference(trained, snapshot, before, export)
+        _warm[key] = WarmReference(trained, snapshot, before, export, folder)
     return _warm[key]
 
 
@@ -229,8 +230,19 @@ def before_save(warm) -> BeforeSave:
 
 
 @pytest.fixture(scope="module")
-def reference_export(warm):
-    return warm.export
+def reference_export(warm, target, tmp_path_factory):
+    """A copy of the warm reference export, for this module and target. Code under test is
+    given its path and could change or delete it: the warm one stays as trained for the next
+    run in this process (`kata watch`, the next student of a class)."""
+    return copied_export(warm.export, warm.folder, tmp_path_factory.mktemp(f"reference-{target}"))
+
+
+def copied_export(export: Export, written_in: Path, folder: Path) -> Export:
+    """`export`, written somewhere in `written_in` (its SavedModel folder, the .keras file
+    beside it, a serving base around it), copied into `folder` at the same relative paths."""
+    shutil.copytree(written_in, folder, dirs_exist_ok=True)
+    moved = lambda path: folder / Path(path).relative_to(written_in)  # noqa: E731
+    return Export(moved(export.directory), export.keras_file and moved(export.keras_file))
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +288,8 @@ def pytest_collectstart(collector) -> None:
         return
     if not isinstance(collector, ExerciseFile) and TEST_MODULE not in collector.stash:
         return
+    if isinstance(collector, ExerciseFile) and only_stubs(collector.path):
+        return  # its tests fail at once (see the plugin): none reloads anything
     process = the_fresh_process()
     if not process.running():
         process.start()

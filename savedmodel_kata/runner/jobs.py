@@ -30,7 +30,7 @@ from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root
 from savedmodel_kata.errors import JobError
 from savedmodel_kata.kinds import cache
-from savedmodel_kata.kinds.base import EPOCHS, Score
+from savedmodel_kata.kinds.base import EPOCHS, Score, saved_model_file
 from savedmodel_kata.kinds.keras import keras_file_for
 from savedmodel_kata.settings import TARGETS
 
@@ -194,7 +194,7 @@ def train_and_export(
     staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}-new-", dir=export_dir.parent))
     try:
         written = kind.export(code.save, trained.model, staging / export_dir.name)
-        if not (written.directory / "saved_model.pb").is_file():
+        if saved_model_file(written.directory) is None:
             raise JobError(
                 f"save() returned, but it wrote no saved_model.pb into the folder it was given: "
                 f"nothing was exported, and {export_dir} is unchanged"
@@ -343,6 +343,7 @@ def check_export_dir(export_dir: Path, tag: str = "serve", train: str = "kata tr
     from savedmodel_kata.tensorflow_setup import import_tensorflow
 
     import_tensorflow()  # quietly, before its protobuf modules pull it in with its start-up noise
+    from google.protobuf import text_format
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -350,8 +351,8 @@ def check_export_dir(export_dir: Path, tag: str = "serve", train: str = "kata tr
         raise JobError(f"{export_dir} does not exist: run `{train}` first, or pass --export-dir")
     if not export_dir.is_dir():
         raise JobError(f"{export_dir} is a file, not a SavedModel folder")
-    proto_file = export_dir / "saved_model.pb"
-    if not proto_file.is_file():
+    proto_file = saved_model_file(export_dir)
+    if proto_file is None:
         raise JobError(
             f"{export_dir} holds no saved_model.pb, so it is not a SavedModel "
             f"(it has: {', '.join(sorted(p.name for p in export_dir.iterdir())) or 'nothing'}). "
@@ -359,8 +360,11 @@ def check_export_dir(export_dir: Path, tag: str = "serve", train: str = "kata tr
         )
     proto = saved_model_pb2.SavedModel()
     try:
-        proto.ParseFromString(proto_file.read_bytes())
-    except DecodeError as error:
+        if proto_file.suffix == ".pbtxt":  # a text proto, which both loaders read too
+            text_format.Parse(proto_file.read_text(), proto)
+        else:
+            proto.ParseFromString(proto_file.read_bytes())
+    except (DecodeError, text_format.ParseError) as error:
         raise JobError(
             f"{proto_file} is damaged ({error}). Export again with `{train} --overwrite`."
         ) from None

@@ -84,3 +84,52 @@ def test_a_folder_others_may_write_to_is_not_used(cache_folder):
     assert not cache.enabled()
     cache_folder.chmod(0o755)
     assert cache.enabled()
+
+
+SUBCLASSED = '''
+import keras
+
+
+class Classifier(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.convolutions = [
+            keras.layers.Conv2D(filters, size, padding="same", activation="relu")
+            for filters, size in ((8, 3), (16, 3), (4, 1))
+        ]
+        self.pool = keras.layers.MaxPooling2D(2)
+        self.flatten = keras.layers.Flatten()
+        self.hidden = keras.layers.Dense(32, activation={activation!r})
+        self.logits = keras.layers.Dense(10)
+
+    def call(self, x):
+        for convolution in self.convolutions:
+            x = self.pool(convolution(x))
+        return self.logits(self.hidden(self.flatten(x)))
+
+
+def create_model():
+    model = Classifier()
+    model(keras.ops.zeros((1, 28, 28, 1)))
+    return model
+'''
+
+
+def test_two_versions_of_a_subclassed_model_at_one_path_are_two_entries(cache_folder, tmp_path):
+    # A subclassed model's config is its class name: what `call` computes is in its code.
+    import importlib.util
+
+    kind = kinds.named("keras")
+    path = tmp_path / "exercises" / "ex03_keras_export.py"
+    path.parent.mkdir()
+    scope = cache.code_under_test(path)
+    trained = []
+    for activation in (None, "relu"):
+        path.write_text(SUBCLASSED.format(activation=activation))
+        spec = importlib.util.spec_from_file_location("ex03_keras_export", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        trained.append(train(kind, module, cache_scope=scope))
+    (without_relu, _), (with_relu, _) = trained
+    assert not with_relu.cached, "the second version replayed the first one's training"
+    assert with_relu.test != without_relu.test
