@@ -290,21 +290,38 @@ class StudentCode:
         return "Your code, innermost call last:\n" + "\n".join(lines)
 
 
-def _stub_message(function, path: Path) -> str | None:
-    """The message a stub raises (its body, the docstring aside, is one `raise
-    NotImplementedError` with a literal message or none), found in the source of `path`
-    where `function` is defined; None for anything else, including a decorated function."""
-    code = getattr(function, "__code__", None)
-    if code is None or Path(code.co_filename).resolve() != path.resolve():
-        return None
+def stub_messages(path: Path) -> dict[str, tuple[int, str | None]]:
+    """Each function defined at the top of the module at `path`, read from its source alone:
+    the line it starts on, and the message it raises if it is still its stub (its body, the
+    docstring aside, one `raise NotImplementedError` with a literal message or none), else
+    None. A name defined twice counts as the import leaves it: its last definition."""
     try:
         tree = ast.parse(path.read_text())
     except (OSError, SyntaxError, ValueError):
-        return None  # changed since it was imported: leave it to the call
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.lineno == code.co_firstlineno:
-            return None if node.decorator_list else _raised_not_implemented(node.body)
-    return None
+        return {}  # the import says what is wrong
+    return {
+        node.name: (
+            node.lineno,
+            None if node.decorator_list else _raised_not_implemented(node.body),
+        )
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def only_stubs(path: Path) -> bool:
+    """Whether every exercise function of the module at `path` is still its stub."""
+    found = stub_messages(path)
+    return all(found.get(name, (0, None))[1] is not None for name in catalogue.EXERCISE_FUNCTIONS)
+
+
+def _stub_message(function, path: Path) -> str | None:
+    """The message `function` raises if it is the stub the source of `path` defines."""
+    code = getattr(function, "__code__", None)
+    if code is None or Path(code.co_filename).resolve() != path.resolve():
+        return None
+    line, message = stub_messages(path).get(code.co_name, (None, None))
+    return message if line == code.co_firstlineno else None
 
 
 def _raised_not_implemented(body: list[ast.stmt]) -> str | None:

@@ -64,6 +64,8 @@ class NotImported:
 
 # (target, exercise id) -> its import failure, for the rest of the run
 NOT_IMPORTED = pytest.StashKey[dict[tuple[str, str], NotImported]]()
+# the stand-in of every fixture of the running test, when its graded function is a stub
+STUB_RUNNING = pytest.StashKey["NotSetUp | None"]()
 
 
 def pytest_addoption(parser):
@@ -223,12 +225,31 @@ def pytest_runtest_setup(item):
         stand_in = NotSetUp(lesson)
         for name in item.fixturenames:
             item.funcargs.setdefault(name, stand_in)
+        item.config.stash[STUB_RUNNING] = stand_in
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request):
+    """While a stub's test runs, a fixture asked for after all (Hypothesis looks up the
+    fixtures of a @given test after it ran, to check their scopes) is its stand-in: neither
+    set up nor kept, so the next test sets it up for real if it needs it."""
+    return request.config.stash.get(STUB_RUNNING, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    item.config.stash[STUB_RUNNING] = None
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    result = yield
     test = kata_test_of(item)
+    verbose = item.config.stash[RUN_PLAN].settings.verbose
+    failed = call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception)
+    if test is not None and failed and not verbose:
+        # pytest would format every frame's source (25 ms a test) for the lesson to replace.
+        call.excinfo.traceback = call.excinfo.traceback[:0]
+    result = yield
     if test is None or call.excinfo is None:
         return result
     if result.skipped:
@@ -240,7 +261,7 @@ def pytest_runtest_makereport(item, call):
     error, _ = report.first_error(call.excinfo.value)
     if failure == Failure.DOES_NOT_IMPORT:
         _remember_not_imported(item, test, getattr(error, "line", None))
-    if not item.config.stash[RUN_PLAN].settings.verbose:
+    if not verbose:
         result.longrepr = report.lesson(item, call.excinfo, failure)
     if call.when == "call":
         if failure == Failure.DOES_NOT_IMPORT:

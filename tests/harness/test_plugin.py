@@ -72,9 +72,11 @@ def test_a_bare_assert_teaches_the_same_under_both_ways_of_running(kata_with_a_b
 class _Collected:
     def __init__(self):
         self.items = []
+        self.args = []
 
     def pytest_collection_finish(self, session):
         self.items = [(item.nodeid, dict(item.user_properties)) for item in session.items]
+        self.args = list(session.config.args)
 
 
 @functools.cache
@@ -168,3 +170,32 @@ def test_code_that_changes_what_it_is_given_fails_only_its_own_target(kata_copy)
     )
     failed = re.findall(r"^FAILED \S+\[(\w+)\]", finished.stdout, re.M)
     assert failed and set(failed) == {"exercises"}, finished.stdout[-3000:]
+
+
+def test_pytests_arguments_stay_as_typed_and_the_exercise_file_stands_for_its_tests():
+    collected = _Collected()
+    typed = f"{ROOT / 'exercises' / EX1_FILE}::test_end_to_end_with_all_your_functions"
+    options = ["--collect-only", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main([typed, *options], plugins=[collected])
+    assert collected.args == [typed]
+    ((nodeid, properties),) = collected.items
+    assert nodeid == f"tests/test_{EX1_FILE}::test_end_to_end_with_all_your_functions"
+    assert (properties["exercise"], properties["target"]) == ("ex01", "exercises")
+
+
+def test_the_end_to_end_test_fails_at_once_at_the_first_stub_of_the_chain(kata_copy):
+    # Exercise 1's reference, but for a save that is still a stub (defined again at the end).
+    from savedmodel_kata.results import Failure
+    from savedmodel_kata.runner.test_runs import run_tests
+
+    source = (ROOT / "solutions" / EX1_FILE).read_text()
+    stub = '\n\ndef save(sess, tensors, export_dir):\n    raise NotImplementedError("see hint 1")\n'
+    (kata_copy / "exercises" / EX1_FILE).write_text(source + stub)
+    recorder = run_tests(kata_copy, [catalogue.by_number(1)], select="end_to_end")
+    ((result,),) = [recorder.results]
+    assert result.failure == Failure.NOT_IMPLEMENTED, result.message
+    assert result.message.startswith(
+        f"exercises/{EX1_FILE}: save() is not implemented yet.\n  see hint 1"
+    )
+    assert result.seconds < 1, "the student's create_model was trained before save's stub"

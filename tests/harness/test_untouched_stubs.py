@@ -34,3 +34,18 @@ def test_every_exercise_test_fails_on_the_stubs_with_its_pointer(pristine_exerci
         assert "is not implemented yet" in result.message and "kata hint" in result.message, (
             f"{result.nodeid} failed without the stub's pointer:\n{result.message}"
         )
+
+
+def test_a_stubs_tests_set_nothing_up(pristine_exercises, monkeypatch):
+    # Every fixture that trains, exports or reloads goes through the exercise's kind: a run
+    # on the untouched stubs must never ask for one (it failed after 4.75 bare TensorFlow
+    # imports' time, training and exporting each reference before the first pointer).
+    from savedmodel_kata import kinds
+
+    def no_kind(exercise):
+        raise AssertionError(f"a test of exercise {exercise.number}'s stubs set up its kind")
+
+    monkeypatch.setattr(kinds, "for_exercise", no_kind)
+    recorder = run_tests(ROOT, list(catalogue.exercises()))
+    assert recorder.results and not recorder.errors
+    assert {r.failure for r in recorder.results} == {Failure.NOT_IMPLEMENTED}
