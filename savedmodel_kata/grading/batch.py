@@ -36,6 +36,7 @@ from savedmodel_kata.grading.grader import (
     EXERCISE_TIME_LIMIT_SECONDS,
     Engine,
     GradingResults,
+    Target,
     results_of,
 )
 
@@ -127,19 +128,23 @@ def grade_class(
         students = discover(folder, pristine, root)
         gradings = {s.name: _already_graded(s, out) for s in students}
         todo = [s for s in students if gradings[s.name] is None]
-        tasks = [
-            (e.number, tuple(s.target for s in todo[i : i + BATCH_SIZE]))
-            for e in exercises
-            for i in range(0, len(todo), BATCH_SIZE)
-        ]
+        tasks = []
+        for exercise in exercises:  # a student without the exercise's file has nothing to run
+            having = [s.target for s in todo if exercise.id in s.found.files]
+            tasks += [
+                (exercise.number, tuple(having[i : i + BATCH_SIZE]))
+                for i in range(0, len(having), BATCH_SIZE)
+            ]
         if progress:
-            progress.start(total=len(todo) * len(exercises), skipped=len(students) - len(todo))
+            total = sum(len(targets) for _, targets in tasks)
+            progress.start(total=total, skipped=len(students) - len(todo))
         engine = Engine(root, workers, time_limit, time_budget=None)
         found = engine.run(
             tasks, on_done=(lambda _, targets: progress.advance(len(targets))) if progress else None
         )
         for student in todo:
-            tests, problems = results_of(found[student.target], exercises, root, student.target)
+            findings = found.get(student.target, Target())  # Target(): it had no file to run
+            tests, problems = results_of(findings, exercises, root, student.target)
             graded = GradingResults(
                 exercises=exercises,
                 tests=tests,

@@ -425,7 +425,7 @@ def grade(
         engine = Engine(workspace, 1, time_limit, time_budget)
 
         def take(*_) -> None:
-            findings = engine.targets[SUBMISSION_TARGET]
+            findings = engine.targets.get(SUBMISSION_TARGET, Target())
             graded.tests, graded.problems = results_of(
                 findings, exercises, workspace, SUBMISSION_TARGET
             )
@@ -436,7 +436,8 @@ def grade(
             if on_progress:
                 on_progress(graded)
 
-        engine.run([(e.number, (SUBMISSION_TARGET,)) for e in exercises], on_done=progress)
+        present = [e for e in exercises if (workspace / SUBMISSION_TARGET / e.file_name).is_file()]
+        engine.run([(e.number, (SUBMISSION_TARGET,)) for e in present], on_done=progress)
         take()
     return graded
 
