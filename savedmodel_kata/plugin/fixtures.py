@@ -234,7 +234,9 @@ def reference_export(warm, target, tmp_path_factory):
     """A copy of the warm reference export, for this module and target. Code under test is
     given its path and could change or delete it: the warm one stays as trained for the next
     run in this process (`kata watch`, the next student of a class)."""
-    return copied_export(warm.export, warm.folder, tmp_path_factory.mktemp(f"reference-{target}"))
+    # A target may be a folder path (the gate's mutants/ex01-case): one name part of it.
+    folder = tmp_path_factory.mktemp("reference-" + target.replace("/", "-"))
+    return copied_export(warm.export, warm.folder, folder)
 
 
 def copied_export(export: Export, written_in: Path, folder: Path) -> Export:
