@@ -135,6 +135,21 @@ def pytest_collect_file(file_path, parent):
     return collected
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A target folder stands for the selection's exercises even where a module is missing:
+    their tests run, and say it is missing."""
+    report = yield
+    if isinstance(collector, pytest.Directory) and report.passed:
+        plan = collector.config.stash[RUN_PLAN]
+        for exercise, target in plan.missing_in(collector.path):
+            path = collector.path / exercise.file_name
+            report.result.append(
+                ExerciseFile.from_parent(collector, path=path, exercise=exercise, target=target)
+            )
+    return report
+
+
 def pytest_generate_tests(metafunc):
     if "target" not in metafunc.fixturenames:
         return

@@ -80,8 +80,15 @@ class Selection:
         return cls(tuple(pairs))
 
     def module_paths(self, root: Path) -> list[str]:
-        """What pytest collects for this selection: each exercise's module in its target."""
-        return [str(root / target / exercise.file_name) for exercise, target in self.pairs]
+        """What pytest collects for this selection: each exercise's module in its target, or
+        the target's folder where the module is missing (its tests then say so)."""
+        paths: list[str] = []
+        for exercise, target in self.pairs:
+            path = root / target / exercise.file_name
+            path = path if path.exists() else path.parent
+            if str(path) not in paths:
+                paths.append(str(path))
+        return paths
 
 
 def _exercise_path(root: Path, path: Path) -> list[tuple[catalogue.Exercise, str]]:
@@ -161,6 +168,15 @@ class RunPlan:
     def exercise_file(self, path: Path) -> tuple[catalogue.Exercise, str] | None:
         """The exercise and target a collected file stands for, if the selection names it."""
         return self._files.get(Path(path)) or self._files.get(Path(path).resolve())
+
+    def missing_in(self, folder: Path) -> list[tuple[catalogue.Exercise, str]]:
+        """The selection's exercises whose module is missing from `folder`, a target's."""
+        return [
+            (exercise, target)
+            for exercise, target in self.selection.pairs
+            if Path(folder) in (self.root / target, (self.root / target).resolve())
+            and not (self.root / target / exercise.file_name).exists()
+        ]
 
     def targets_of(self, exercise: catalogue.Exercise) -> tuple[str, ...]:
         chosen = tuple(target for chosen, target in self.selection.pairs if chosen == exercise)

@@ -199,3 +199,21 @@ def test_the_end_to_end_test_fails_at_once_at_the_first_stub_of_the_chain(kata_c
         f"exercises/{EX1_FILE}: save() is not implemented yet.\n  see hint 1"
     )
     assert result.seconds < 1, "the student's create_model was trained before save's stub"
+
+
+def test_a_missing_exercise_module_fails_its_own_tests_only(kata_copy):
+    from savedmodel_kata.results import Failure
+    from savedmodel_kata.runner.test_runs import run_tests
+
+    (kata_copy / "exercises" / EX1_FILE).unlink()
+    exercise_1, exercise_2 = catalogue.by_number(1), catalogue.by_number(2)
+    recorder = run_tests(kata_copy, [exercise_1, exercise_2], select="create_model")
+    assert not recorder.errors, recorder.errors
+    by_exercise = {
+        e.id: [r for r in recorder.results if r.exercise == e.id] for e in (exercise_1, exercise_2)
+    }
+    assert by_exercise["ex01"] and by_exercise["ex02"]
+    # As a module that does not import: the first test says why, the others are skipped.
+    assert f"exercises/{EX1_FILE} is missing" in by_exercise["ex01"][0].message
+    assert {r.failure for r in by_exercise["ex01"]} == {Failure.DOES_NOT_IMPORT}
+    assert all("is not implemented yet" in r.message for r in by_exercise["ex02"])
