@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _limit_memory()  # before TensorFlow: what it maps counts too
     from savedmodel_kata import catalogue
+    from savedmodel_kata.plugin.in_process import run_tests
     from savedmodel_kata.plugin.recorder import ResultRecorder
-    from savedmodel_kata.runner.test_runs import run_tests
     from savedmodel_kata.tensorflow_setup import import_tensorflow
 
     import_tensorflow()  # quietly, once, before pytest imports an exercise

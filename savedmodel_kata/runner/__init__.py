@@ -2,5 +2,5 @@
 
 One module a command (status, watch, hint, reset, solution, train/load);
 `cli.py` only parses arguments and dispatches. Commands that run tests do so
-in this process (`test_runs.py`), so TensorFlow is imported once.
+in this process (`plugin/in_process.py`), so TensorFlow is imported once.
 """

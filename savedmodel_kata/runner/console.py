@@ -87,7 +87,7 @@ class RunningStatus:
     counting, cleared when the run ends (nothing at all for a run quicker than `after`).
 
     The line has a console of its own, on the terminal as it is when the status is made: the
-    runs it watches send their own output elsewhere (test_runs redirects sys.stdout). It is
+    runs it watches send their own output elsewhere (run_tests redirects sys.stdout). It is
     drawn by rich's refresh thread, so the run itself, in the main thread, pays nothing.
     """
 

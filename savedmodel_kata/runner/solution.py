@@ -6,8 +6,8 @@ from rich.syntax import Syntax
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.runner.console import console
-from savedmodel_kata.runner.test_runs import run_tests
 
 HELP = "show the reference solution, once your exercise passes"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from savedmodel_kata import catalogue, results
 from savedmodel_kata.code_under_test import find_root
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.runner.console import console, first_lines, show_scores
-from savedmodel_kata.runner.test_runs import run_tests
 
 HELP = "every exercise and function with its state, points and what to do next"
 

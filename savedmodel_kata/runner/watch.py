@@ -18,9 +18,9 @@ from rich.markup import escape
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.code_under_test import find_root
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.plugin.run import kata_test_of
 from savedmodel_kata.runner.console import RunningStatus, console, first_lines
-from savedmodel_kata.runner.test_runs import run_tests
 
 HELP = "rerun an exercise's tests whenever you save a file under exercises/"
 DEBOUNCE_SECONDS = 0.3  # an editor's save is often several events

@@ -16,8 +16,8 @@ import pytest
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.maintainer import generated
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.results import Failure
-from savedmodel_kata.runner.test_runs import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 # The exercise the recipe adds: the one after the catalogue's last.

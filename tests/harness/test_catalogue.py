@@ -101,11 +101,33 @@ def test_each_stub_raises_not_implemented_with_a_pointer_to_its_hint(exercise, p
         )
 
 
+SHARED_TESTS = ROOT / "savedmodel_kata" / "plugin" / "shared_tests.py"
+
+
+def functions_collected_from(test_file: Path) -> list[ast.FunctionDef]:
+    """The test functions a test module defines, and those it imports from shared_tests.py."""
+    tree = ast.parse(test_file.read_text())
+    shared = {
+        alias.asname or alias.name: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "savedmodel_kata.plugin.shared_tests"
+        for alias in node.names
+    }
+    defined = {
+        n.name: n
+        for n in ast.walk(ast.parse(SHARED_TESTS.read_text()))
+        if isinstance(n, ast.FunctionDef)
+    }
+    own = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    imported = [defined[name] for name in shared.values() if name in defined]
+    return [n for n in own + imported if isinstance(n, ast.FunctionDef)]
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_every_function_is_graded_by_a_test_and_one_test_chains_all_four(exercise):
     graded, end_to_end = set(), 0
-    for node in ast.walk(ast.parse((ROOT / "tests" / exercise.test_file_name).read_text())):
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+    for node in functions_collected_from(ROOT / "tests" / exercise.test_file_name):
+        if node.name.startswith("test_"):
             for decorator in node.decorator_list:
                 text = ast.unparse(decorator)
                 if text.startswith("pytest.mark.function("):

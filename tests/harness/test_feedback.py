@@ -138,7 +138,7 @@ def test_a_rounded_accuracy_is_named_rounded_with_the_exact_share_beside_it(corr
 
 def test_evaluate_rounding_to_4_places_is_told_it_rounds(kata_copy):
     # Over the 2,000 test digits round(x, 4) is exact; over 286 or 8,000 digits it is not.
-    from savedmodel_kata.runner.test_runs import run_tests
+    from savedmodel_kata.plugin.in_process import run_tests
 
     source = (kata_copy / "solutions" / EXERCISE.file_name).read_text()
     planted = source.replace("    return float(value)", "    return round(float(value), 4)")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from savedmodel_kata import catalogue, results
 from savedmodel_kata.grading.grader import grade
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.results import Failure
-from savedmodel_kata.runner.test_runs import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 EX1, EX2 = catalogue.by_number(1), catalogue.by_number(2)

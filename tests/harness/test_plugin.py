@@ -186,8 +186,8 @@ def test_pytests_arguments_stay_as_typed_and_the_exercise_file_stands_for_its_te
 
 def test_the_end_to_end_test_fails_at_once_at_the_first_stub_of_the_chain(kata_copy):
     # Exercise 1's reference, but for a save that is still a stub (defined again at the end).
+    from savedmodel_kata.plugin.in_process import run_tests
     from savedmodel_kata.results import Failure
-    from savedmodel_kata.runner.test_runs import run_tests
 
     source = (ROOT / "solutions" / EX1_FILE).read_text()
     stub = '\n\ndef save(sess, tensors, export_dir):\n    raise NotImplementedError("see hint 1")\n'
@@ -202,8 +202,8 @@ def test_the_end_to_end_test_fails_at_once_at_the_first_stub_of_the_chain(kata_c
 
 
 def test_a_missing_exercise_module_fails_its_own_tests_only(kata_copy):
+    from savedmodel_kata.plugin.in_process import run_tests
     from savedmodel_kata.results import Failure
-    from savedmodel_kata.runner.test_runs import run_tests
 
     (kata_copy / "exercises" / EX1_FILE).unlink()
     exercise_1, exercise_2 = catalogue.by_number(1), catalogue.by_number(2)

@@ -86,7 +86,7 @@ def test_a_folder_others_may_write_to_is_not_used(cache_folder):
     assert cache.enabled()
 
 
-SUBCLASSED = '''
+SUBCLASSED = """
 import keras
 
 
@@ -112,7 +112,7 @@ def create_model():
     model = Classifier()
     model(keras.ops.zeros((1, 28, 28, 1)))
     return model
-'''
+"""
 
 
 def test_two_versions_of_a_subclassed_model_at_one_path_are_two_entries(cache_folder, tmp_path):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue
+from savedmodel_kata.plugin.in_process import run_tests
 from savedmodel_kata.results import Failure
-from savedmodel_kata.runner.test_runs import run_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
