@@ -15,9 +15,10 @@ make it so:
   tests/harness/test_determinism.py trains every kind in two processes, one
   of them beside a CPU hog, and compares the weights bit for bit.
 * Only the harness training the reference writes what the reference reads.
-  Code under test trains in a scope of its own (its file), so nothing it
+  Code under test writes in a scope of its own (its file), so nothing it
   does, however stateful, reaches an entry the reference or another
-  submission reads.
+  submission reads; it may read the reference's entries, whose key says it
+  computes what the reference computes from where the reference starts.
 
 An entry is one file, written whole (a temporary file, then a rename) with
 a digest of its contents, checked on every read: a torn, damaged or edited

@@ -93,8 +93,7 @@ def fit(
     start_weights = kind.weights(model)
     # Keyed on what the model computes and every value it starts from, not on the
     # exercise's source text: editing save() must not force retraining.
-    key = cache.make_key(
-        cache_scope,
+    parts = (
         kind.name,
         kind._identity(model),
         *((name, start[name].dtype.str, start[name].tobytes()) for name in sorted(start)),
@@ -106,7 +105,13 @@ def fit(
         seed,
         *cache.platform_fingerprint(),
     )
-    hit = cache.load(key) if use_cache else None
+    key = cache.make_key(cache_scope, *parts)
+    # Any scope may read the reference's entries (only the reference writes them): code that
+    # computes what the reference computes, from where it starts, trains to its weights.
+    reads = (
+        [cache.make_key(cache.REFERENCE, *parts), key] if cache_scope != cache.REFERENCE else [key]
+    )
+    hit = next(filter(None, map(cache.load, reads)), None) if use_cache else None
     if hit is not None:
         values, recorded = hit
         try:

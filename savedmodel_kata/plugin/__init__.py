@@ -66,6 +66,8 @@ class NotImported:
 NOT_IMPORTED = pytest.StashKey[dict[tuple[str, str], NotImported]]()
 # the stand-in of every fixture of the running test, when its graded function is a stub
 STUB_RUNNING = pytest.StashKey["NotSetUp | None"]()
+# the fixtures given that stand-in while the test ran, to be finished with it
+STOOD_IN = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser):
@@ -247,13 +249,22 @@ def pytest_runtest_setup(item):
 def pytest_fixture_setup(fixturedef, request):
     """While a stub's test runs, a fixture asked for after all (Hypothesis looks up the
     fixtures of a @given test after it ran, to check their scopes) is its stand-in: neither
-    set up nor kept, so the next test sets it up for real if it needs it."""
-    return request.config.stash.get(STUB_RUNNING, None)
+    set up nor kept, so the next test sets it up for real if it needs it. It is cached as
+    pytest caches a value (pytest 9.2 finishes only a fixture holding one) and finished with
+    the test."""
+    stand_in = request.config.stash.get(STUB_RUNNING, None)
+    if stand_in is not None:
+        fixturedef.cached_result = (stand_in, fixturedef.cache_key(request), None)
+        request.config.stash.setdefault(STOOD_IN, []).append((fixturedef, request))
+    return stand_in
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item):
     item.config.stash[STUB_RUNNING] = None
+    stood_in, item.config.stash[STOOD_IN] = item.config.stash.get(STOOD_IN, []), []
+    for fixturedef, request in stood_in:
+        fixturedef.finish(request)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -49,6 +49,11 @@ def test_code_under_test_never_writes_what_the_reference_reads(cache_folder, tmp
     assert not first.cached and len(entries(cache_folder)) == 2
     again, replayed = train(kind, code)
     assert again.cached and all(np.array_equal(weights[s], replayed[s]) for s in weights)
+    # Other code computing the same from the same start reads the reference's entry, and
+    # writes none.
+    another = cache.code_under_test(tmp_path / "another" / "ex02_tf_function.py")
+    assert train(kind, code, cache_scope=another)[0].cached
+    assert len(entries(cache_folder)) == 2
 
 
 def test_an_entry_that_does_not_fit_is_trained_again_from_the_start(cache_folder):
