@@ -8,8 +8,6 @@ code a private copy. Tolerances: see savedmodel_kata/plugin/checks.py.
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -34,7 +32,10 @@ from savedmodel_kata.plugin.checks import (
     same_count,
     shape_of,
 )
-from savedmodel_kata.plugin.shared_tests import check_reads_the_names_of_another_export
+from savedmodel_kata.plugin.shared_tests import (
+    check_loads_an_export_rewritten_at_the_same_path,
+    check_reads_the_names_of_another_export,
+)
 from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
@@ -420,31 +421,15 @@ def test_load_signature_tensors_loads_each_export_it_is_given(
 def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
     kind, student, reference, reference_export, new_export_dir, before_save, mnist
 ):
-    # A served folder replaced by a newer export: the next load must serve the new model.
-    other_model = kind.new_model(reference.create_model)
-    other = kind.export(reference.save, other_model, new_export_dir())
-    images = mnist.test_images[:200]
-    path = new_export_dir()
-    for rewritten, (source, expected) in enumerate(
-        (
-            (reference_export.directory, before_save.probabilities[:200]),
-            (other.directory, kind.predict(other_model, images)),
-        )
-    ):
-        shutil.rmtree(path, ignore_errors=True)
-        shutil.copytree(source, path)
-        description = student.load_signature_tensors(str(path), "serving_default")
+    def predict(path, images):
+        description = student.load_signature_tensors(path, "serving_default")
         describe_check(description, "serving_default")
-        predicted = description["function"](input=tf.constant(images))["prediction"].numpy()
-        worst = float(np.max(np.abs(predicted - expected)))
-        assert worst <= PROBABILITY_TOLERANCE, (
-            "export_dir was loaded, then replaced by another model's export, and loaded again: "
-            f"the second load predicts other probabilities (by up to {worst:.3g}) than the "
-            "export now there. Load the folder anew on every call (never keep loads by path)."
-            if rewritten
-            else f"the reloaded function predicts other probabilities (by up to {worst:.3g}) "
-            "than the export's model: return loaded.signatures[signature_key] itself"
-        )
+        return description["function"](input=tf.constant(images))["prediction"].numpy()
+
+    check_loads_an_export_rewritten_at_the_same_path(
+        kind, reference, reference_export, new_export_dir, before_save, mnist, predict,
+        reads=("function", "load"), fix="return loaded.signatures[signature_key] itself",
+    )  # fmt: skip
 
 
 @pytest.mark.function("load_signature_tensors")

@@ -10,7 +10,6 @@ savedmodel_kata/plugin/checks.py.
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -35,6 +34,7 @@ from savedmodel_kata.plugin.checks import (
     saved_model_file,
     shape_of,
 )
+from savedmodel_kata.plugin.shared_tests import check_loads_an_export_rewritten_at_the_same_path
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -420,31 +420,15 @@ def test_load_signature_tensors_layer_calls_the_endpoint_asked_for(
 def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
     kind, student, reference, reference_export, new_export_dir, before_save, mnist
 ):
-    # A served folder replaced by a newer export: the next load must serve the new model.
-    other_model = kind.new_model(reference.create_model)
-    other = kind.export(reference.save, other_model, new_export_dir())
-    images = mnist.test_images[:200]
-    path = new_export_dir()
-    for rewritten, (source, expected) in enumerate(
-        (
-            (reference_export.directory, before_save.probabilities[:200]),
-            (other.directory, kind.predict(other_model, images)),
-        )
-    ):
-        shutil.rmtree(path, ignore_errors=True)
-        shutil.copytree(source, path)
-        reloaded = student.load_signature_tensors(str(path), "serve")
+    def predict(path, images):
+        reloaded = student.load_signature_tensors(path, "serve")
         check_reloaded(reloaded, "serve")
-        predicted = np.asarray(reloaded["layer"](tf.constant(images))["prediction"])
-        worst = float(np.max(np.abs(predicted - expected)))
-        assert worst <= PROBABILITY_TOLERANCE, (
-            "export_dir was loaded, then replaced by another model's export, and loaded again: "
-            f"the second layer predicts other probabilities (by up to {worst:.3g}) than the "
-            "export now there. Load the folder anew on every call (never keep loads by path)."
-            if rewritten
-            else f"the reloaded layer predicts other probabilities (by up to {worst:.3g}) than "
-            "the export's model: call_endpoint must be the endpoint asked for"
-        )
+        return np.asarray(reloaded["layer"](tf.constant(images))["prediction"])
+
+    check_loads_an_export_rewritten_at_the_same_path(
+        kind, reference, reference_export, new_export_dir, before_save, mnist, predict,
+        reads=("layer", "layer"), fix="call_endpoint must be the endpoint asked for",
+    )  # fmt: skip
 
 
 @pytest.mark.function("load_signature_tensors")

@@ -10,6 +10,7 @@ which knows how its functions are called and which signature its evaluate reads
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -194,6 +195,36 @@ def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
 test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities = (
     test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
 )
+
+
+def check_loads_an_export_rewritten_at_the_same_path(
+    kind, reference, reference_export, new_export_dir, before_save, mnist, predict, *, reads, fix
+) -> None:
+    """A served folder replaced by a newer export: the next load must serve the new model.
+    `predict(path, images)` loads `path` with the student's loader and predicts through what it
+    returned; `reads` names what predicted on the first load and on the second (('function',
+    'load'), ('layer', 'layer')), `fix` is the first load's lesson."""
+    other_model = kind.new_model(reference.create_model)
+    other = kind.export(reference.save, other_model, new_export_dir())
+    images = mnist.test_images[:200]
+    path = new_export_dir()
+    for rewritten, (source, expected) in enumerate(
+        (
+            (reference_export.directory, before_save.probabilities[:200]),
+            (other.directory, kind.predict(other_model, images)),
+        )
+    ):
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(source, path)
+        worst = float(np.max(np.abs(predict(str(path), images) - expected)))
+        assert worst <= PROBABILITY_TOLERANCE, (
+            "export_dir was loaded, then replaced by another model's export, and loaded again: "
+            f"the second {reads[1]} predicts other probabilities (by up to {worst:.3g}) than the "
+            "export now there. Load the folder anew on every call (never keep loads by path)."
+            if rewritten
+            else f"the reloaded {reads[0]} predicts other probabilities (by up to {worst:.3g}) "
+            f"than the export's model: {fix}"
+        )
 
 
 def check_reads_the_names_of_another_export(
