@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from savedmodel_kata.errors import StudentError
-from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.kinds.base import SEED, Score
 from savedmodel_kata.kinds.graph import GraphModel, build
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
@@ -40,6 +40,7 @@ from savedmodel_kata.plugin.checks import (
     initial_values_problem,
     key_id,
     opened,
+    same_count,
 )
 from savedmodel_kata.plugin.fresh_process import relocate
 from savedmodel_kata.results import Failure
@@ -195,6 +196,32 @@ def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
 test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities = (
     test_load_signature_tensors_function_takes_keywords_and_restores_the_weights
 )
+
+
+def check_exports_each_model_it_is_given(
+    kind, reference, student_export, trained_copy, mnist, served, *, fix
+) -> None:
+    """save called for two models in turn (after it exported one already) exports each: its
+    probabilities and accuracy are that model's. `served(model, images, labels)` exports
+    `model` with the student's save and returns what the export predicts and its accuracy;
+    `fix` ends the message."""
+    student_export()  # save has exported a model in this process already
+    other_weights = trained_copy()
+    kind.assign(other_weights, kind.initial_weights(reference.create_model, seed=SEED + 1))
+    images, labels = mnist.test_images[:200], mnist.test_labels[:200]
+    for name, model in (
+        ("the trained model", trained_copy()),
+        ("a model with other weights", other_weights),
+    ):
+        expected = kind.predict(model, images)
+        predicted, accuracy = served(model, images, labels)
+        worst = float(np.max(np.abs(predicted - expected)))
+        right = int(np.sum(np.argmax(expected, axis=1) == labels))
+        assert worst <= PROBABILITY_TOLERANCE and same_count(accuracy, Score(right, 200)), (
+            f"save was called for two models in turn; the export of {name} does not compute "
+            f"that model (probabilities off by up to {worst:.3g}, accuracy {accuracy:.4g} where "
+            f"it gets {right}/200). Each export must serve the model save is given: {fix}"
+        )
 
 
 def check_loads_an_export_rewritten_at_the_same_path(
