@@ -4,7 +4,7 @@ The pytest plugin's recorder turns each test into a `TestResult` (which
 exercise and function it grades, how it ended, and why). `score` turns
 results into points per function, in proportion to the tests passed; `kata
 status`, `kata watch`, `kata grade` and every report format (summary,
-report.json, Gradescope, JUnit, GitHub Classroom) render these same objects,
+report.json, Gradescope, JUnit, GitHub Actions) render these same objects,
 so they agree on every function's points.
 """
 

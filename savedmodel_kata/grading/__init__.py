@@ -6,9 +6,9 @@ grader.py       the one engine: workers, crash attribution, limits; a submission
                 `GradingResults` (a single submission is a class of one)
 batch.py        a class: every student a target of one workspace, resumable
 reports.py      a `GradingResults` rendered: summary, report.json, Gradescope, JUnit,
-                the Classroom log, the gradebook
-store.py        the Classroom steps' graded exercise, kept between steps
+                the Actions log, the gradebook
+store.py        the Actions steps' graded exercise, kept between steps
 command.py      `kata grade`
-classroom.py    GitHub Classroom's workflow, made from the catalogue
+actions.py      the per-function checks' GitHub Actions workflow, from the catalogue
 gradescope.py   Gradescope's autograder zip
 """

@@ -1,4 +1,4 @@
-"""`kata grade`: grade a submission, a function of it (GitHub Classroom), or a whole class.
+"""`kata grade`: grade a submission, a function of it (GitHub Actions), or a whole class.
 
 kata grade                                  this repository's exercises/, four reports
 kata grade --submission DIR --pristine SRC  an upload (any layout), with SRC's harness
@@ -69,7 +69,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--gradescope", type=Path, default=None, help="also write Gradescope's results.json here"
     )
-    classroom = parser.add_argument_group("GitHub Classroom: one step per function")
+    classroom = parser.add_argument_group("GitHub Actions: one step per function")
     classroom.add_argument(
         "--function",
         choices=(*catalogue.EXERCISE_FUNCTIONS, catalogue.END_TO_END),
@@ -129,7 +129,7 @@ def _grade(args, exercises, on_progress=None) -> GradingResults:
 
 
 def _one_function(args, exercise: catalogue.Exercise) -> int:
-    """A GitHub Classroom step: this function's verdict, the exercise graded at most once."""
+    """A per-function check's step: this function's verdict, the exercise graded at most once."""
     root = (args.submission or find_root()).resolve()
     if args.reuse:
         try:

@@ -4,7 +4,7 @@
     report.json     every function and every test
     results.json    Gradescope's format: one test per exercise function, with its status
     junit.xml       one test case per test, for CI systems (junitparser)
-    the log         GitHub Classroom: one function's result and failures, in foldable groups
+    the log         GitHub Actions: one function's result and failures, in foldable groups
     gradebook.csv   a class: a row per submission, points per function
 
 report.json is also what a class grading resumes from (`read_report`).
@@ -215,7 +215,7 @@ def github_log(function: FunctionScore) -> str:
     if ok:
         return head + "\n"
     token = secrets.token_hex(16)
-    lines = [head + (" (GitHub Classroom gives a function's points when all its tests pass)")]
+    lines = [head + (" (this check gives a function's points when all its tests pass)")]
     first = function.first_failure
     if first is not None and not first.hidden:
         headline = first.message.strip().splitlines()[0][:180] if first.message.strip() else ""

@@ -1,6 +1,6 @@
-"""Graded exercises kept between the steps of one GitHub Classroom run.
+"""Graded exercises kept between the steps of one per-function checks run (GitHub Actions).
 
-The Classroom workflow has one step per function. The first step of an
+The workflow has one step per function. The first step of an
 exercise grades it (one TensorFlow import) and stores the result here; the
 exercise's other steps read it back. A stored result counts only for the
 exercise file and the grading manifest it was computed from. The store lives

@@ -1,6 +1,6 @@
 """`kata dev`: the maintainers' loop, as rustlings' `dev update` and `dev check`.
 
-kata dev update              regenerate every generated file (stubs, manifest, Classroom files)
+kata dev update              regenerate every generated file (stubs, manifest, Actions workflow)
 kata dev check               exit 1, naming them, if any generated file is stale or any planted
                              case's original is not exactly once in its solution
 kata dev gradescope-zip OUT  build Gradescope's autograder zip
@@ -18,7 +18,7 @@ HELP = "(maintainers) regenerate or check the generated files; build the Gradesc
 def add_parser(commands) -> None:
     parser = commands.add_parser("dev", help=HELP, description=HELP)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("update", help="regenerate stubs, grading manifest and Classroom files")
+    actions.add_parser("update", help="regenerate stubs, grading manifest and the Actions workflow")
     actions.add_parser(
         "check",
         help="exit 1 if a generated file is stale or a planted case cannot be planted (CI runs "

@@ -2,7 +2,7 @@
 
     exercises/exNN_*.py                 the stubs, from solutions/ (stubs.py)
     grading-manifest.json               the pristine harness's git blob ids
-    .github/workflows/classroom.yml     GitHub Classroom's workflow, pinning the manifest's digest
+    .github/workflows/per-function-checks.yml   the Actions checks, pinning the manifest's digest
 
 `expected(root)` renders them all in memory, each from the ones before it
 (the workflow pins the digest of the manifest as it should be, not as it
@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 
 from savedmodel_kata import catalogue
-from savedmodel_kata.grading import classroom
+from savedmodel_kata.grading import actions
 from savedmodel_kata.grading.workspace import MANIFEST_FILE, manifest
 from savedmodel_kata.stubs import make_stub
 
@@ -28,7 +28,7 @@ def expected(root: Path) -> dict[Path, str]:
         files[Path("exercises") / exercise.file_name] = make_stub(solution, exercise)
     files[Path(MANIFEST_FILE)] = manifest_text = manifest(root)
     digest = hashlib.sha256(manifest_text.encode()).hexdigest()
-    files[classroom.WORKFLOW] = classroom.render_workflow(digest)
+    files[actions.WORKFLOW] = actions.render_workflow(digest)
     return files
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from savedmodel_kata import catalogue, settings
 from savedmodel_kata.errors import GradingError
-from savedmodel_kata.grading import classroom, reports, workspace
+from savedmodel_kata.grading import actions, reports, workspace
 from savedmodel_kata.grading.grader import GradingResults
 from savedmodel_kata.grading.grader import grade as grade_submission
 from savedmodel_kata.maintainer import generated
@@ -55,12 +55,10 @@ def test_every_generated_file_is_up_to_date():
     assert not stale, f"{', '.join(map(str, stale))} out of date: run `kata dev update`"
 
 
-def test_classroom_has_one_step_per_function_with_everything_on_its_command_line():
+def test_actions_checks_have_one_step_per_function_with_everything_on_its_command_line():
     import yaml
 
-    steps = yaml.safe_load((ROOT / classroom.WORKFLOW).read_text())["jobs"][
-        "run-autograding-tests"
-    ]["steps"]
+    steps = yaml.safe_load((ROOT / actions.WORKFLOW).read_text())["jobs"][actions.JOB]["steps"]
     graders = [
         s
         for s in steps

@@ -1,8 +1,9 @@
-"""Grading through the platforms' own code and layout.
+"""Grading through the platforms' own layout and contract.
 
-GitHub Classroom: the workflow `kata dev update` generates, run step by step
-with the real command-grader and reporter actions (../shared/platforms/, node
-20), in a git clone of a student's repository, as the Actions runner would.
+GitHub Actions: the per-function checks workflow `kata dev update` generates,
+run step by step in a git clone of a student's repository the way the
+command-grader and reporter actions run it (their behaviour, as read from
+their code, is written out below), against the kata's own grade.
 
 Gradescope: the zip laid out as Gradescope does (its contents in
 <root>/source, run_autograder copied to <root>), setup.sh run (installs
@@ -21,9 +22,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from savedmodel_kata import catalogue
-from savedmodel_kata.grading import gradescope
+from savedmodel_kata.grading import actions, gradescope
+from savedmodel_kata.grading.grader import grade
 from savedmodel_kata.maintainer import generated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +34,8 @@ PLATFORMS = ROOT.parent / "shared" / "platforms"
 EX1, EX2, EX3, EX4 = (catalogue.by_number(n) for n in (1, 2, 3, 4))
 ALL_POINTS = sum(exercise.points for exercise in catalogue.exercises())
 ONE_WRONG = ("    return float(value)", "    return 100 * float(value)")  # ex01 evaluate only
+COMMAND_GRADER = "classroom-resources/autograding-command-grader@"
+REPORTER = "classroom-resources/autograding-grading-reporter@"
 
 
 def solution(exercise) -> str:
@@ -47,7 +52,7 @@ def git(folder: Path, *arguments: str) -> str:
     ).stdout
 
 
-# --- GitHub Classroom ---------------------------------------------------------------
+# --- GitHub Actions: the per-function checks --------------------------------------
 
 
 def template_repository(folder: Path) -> Path:
@@ -64,73 +69,81 @@ def template_repository(folder: Path) -> Path:
     return folder
 
 
-def run_classroom(workspace: Path, out: Path) -> dict:
-    finished = subprocess.run(
-        [
-            sys.executable, str(PLATFORMS / "run_classroom.py"), str(workspace), str(out),
-            "--python-bin", str(Path(sys.executable).parent),
-        ],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    summary = json.loads((out / "summary.json").read_text())
-    return {"stdout": finished.stdout, "summary": summary}
-
-
-def recorded_points(out: Path) -> tuple[float, float]:
-    """What GitHub Classroom records: the reporter's 'Autograding report' notice."""
-    for log in sorted(out.glob("stdout-*.log")):
-        for line in log.read_text().splitlines():
-            if line.startswith("::notice title=Autograding report::"):
-                report = json.loads(line.split("::", 2)[2])
-                return report["totalPoints"], report["maxPoints"]
-    raise AssertionError(f"the reporter recorded no grade in {out}")
-
-
-@pytest.fixture(scope="module")
-def classroom_template(tmp_path_factory):
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed: GitHub Classroom's action code cannot run here")
-    if not (PLATFORMS / "run_classroom.py").is_file():
-        pytest.skip(f"{PLATFORMS} is not here: the platforms' code is needed to rehearse")
-    return template_repository(tmp_path_factory.mktemp("classroom") / "template")
-
-
 def student_repository(template: Path, folder: Path, files: dict[str, str]) -> Path:
     git(template.parent, "clone", "-q", str(template), str(folder))
     for name, text in files.items():
         (folder / "exercises" / name).write_text(text)
     git(folder, "add", "-A")
-    git(
-        folder,
-        "-c",
-        "user.name=s",
-        "-c",
-        "user.email=s@s",
-        "commit",
-        "-qm",
-        "my work",
-        "--allow-empty",
-    )
+    git(folder, "-c", "user.name=s", "-c", "user.email=s@s", "commit", "-qm", "my work")
     return folder
 
 
-def test_classroom_gives_each_function_its_points_through_the_real_actions(
-    classroom_template, tmp_path
-):
+def command_grader(step: dict, workspace: Path, home: Path) -> tuple[dict, str]:
+    """One step as autograding-command-grader@v1 runs it (its src/main.js): the command through
+    /bin/sh with only PATH and HOME (and two dotnet variables), killed after `timeout` minutes;
+    exit 0 scores max-score, anything else 0. Its result, and what the step printed."""
+    inputs = step["with"]
+    environment = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "FORCE_COLOR": "true",
+        "DOTNET_CLI_HOME": "/tmp",
+        "DOTNET_NOLOGO": "true",
+        "HOME": str(home),
+    }
+    try:
+        finished = subprocess.run(
+            ["/bin/sh", "-c", inputs["command"]],
+            cwd=workspace,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=float(inputs["timeout"]) * 60,
+        )
+        status, log = ("pass" if finished.returncode == 0 else "fail"), finished.stdout
+    except subprocess.TimeoutExpired as expired:
+        status, log = "error", str(expired.stdout or "")
+    max_score = int(inputs["max-score"])
+    score = max_score if status == "pass" else 0
+    return {"status": status, "max_score": max_score, "tests": [{"score": score}]}, log
+
+
+def reporter_points(results: list[dict]) -> tuple[int, int]:
+    """autograding-grading-reporter@v1's 'Autograding report' notice: scores summed over the
+    steps that have a max_score (its src/notify-classroom.js)."""
+    counted = [r for r in results if r["max_score"]]
+    return sum(t["score"] for r in counted for t in r["tests"]), sum(
+        r["max_score"] for r in counted
+    )
+
+
+@pytest.fixture(scope="module")
+def actions_template(tmp_path_factory):
+    return template_repository(tmp_path_factory.mktemp("actions") / "template")
+
+
+def test_actions_checks_give_each_function_the_kata_s_points(actions_template, tmp_path):
     # Exercise 1 right but for evaluate, the others the stubs (a passing exercise costs time;
-    # exercise 1's other functions show full points passing through the actions).
+    # exercise 1's other functions show full points passing through the steps).
     files = {EX1.file_name: solution(EX1).replace(*ONE_WRONG)}
-    workspace = student_repository(classroom_template, tmp_path / "student", files)
-    run = run_classroom(workspace, tmp_path / "out")
-    total, maximum = recorded_points(tmp_path / "out")
+    workspace = student_repository(actions_template, tmp_path / "student", files)
+    workflow = yaml.safe_load((workspace / actions.WORKFLOW).read_text())
+    steps = workflow["jobs"][actions.JOB]["steps"]
+    graders = [s for s in steps if s.get("uses", "").startswith(COMMAND_GRADER)]
+    (reporter,) = [s for s in steps if s.get("uses", "").startswith(REPORTER)]
+    assert reporter["with"]["runners"].split(",") == [s["id"] for s in graders]
+    home = tmp_path / "home"
+    home.mkdir()
+    results, logs = {}, {}
+    for step in graders:
+        results[step["id"]], logs[step["id"]] = command_grader(step, workspace, home)
     expected = EX1.points - points(EX1, "evaluate", "end_to_end")
-    assert (total, maximum) == (expected, ALL_POINTS), run["stdout"][-3000:]
-    log = (tmp_path / "out" / "stdout-ex01evaluate.log").read_text()
+    assert reporter_points(list(results.values())) == (expected, ALL_POINTS), logs
+    graded = grade(workspace, exercises=[EX1])
+    assert graded.scores.earned == expected, "the checks and `kata grade` disagree"
+    log = logs["ex01evaluate"]
     assert "this looks like a percentage, drop the * 100" in log, "the failure is not in the log"
     assert "::stop-commands::" in log  # student-made text cannot issue workflow commands
-    later = [s for s in run["summary"] if isinstance(s, dict) and s.get("id") == "ex02save"]
-    assert not later or later[0].get("seconds", 0) < 20, "a later step graded again"
+    assert results["ex01save"]["status"] == "pass" and results["ex02save"]["status"] == "fail"
 
 
 # --- Gradescope ---------------------------------------------------------------------

@@ -1,7 +1,11 @@
-"""GitHub Classroom's autograding workflow, made from the catalogue (`kata dev update` writes it).
+"""Per-function checks in a repository's own GitHub Actions (`kata dev update` writes the workflow).
 
-.github/workflows/classroom.yml has one command-grader step per exercise
-function, worth that function's points, then the grading reporter. The
+GitHub Classroom, which these steps once reported to, was retired on
+2026-08-28; its two actions still run in any workflow as plain checks, and
+the reporter's table and notices give the points in the run's log and
+annotations. .github/workflows/per-function-checks.yml has one
+command-grader step per exercise function, worth that function's points,
+then the grading reporter. The
 command grader awards a step's points when its command exits 0: the first
 step of an exercise grades the whole exercise (one TensorFlow import) and
 keeps the result in the runner's home folder; the exercise's other steps
@@ -24,13 +28,14 @@ import yaml
 from savedmodel_kata import catalogue
 from savedmodel_kata.grading.grader import EXERCISE_TIME_LIMIT_SECONDS
 
-WORKFLOW = Path(".github/workflows/classroom.yml")
+WORKFLOW = Path(".github/workflows/per-function-checks.yml")
 SETUP_COMMAND = "python -m pip install --quiet -e ."
 # The first step of an exercise: its grading, plus rebuilding the pristine harness, importing
 # TensorFlow and (cold cache) training the reference, with a margin.
 FIRST_STEP_MINUTES = math.ceil((EXERCISE_TIME_LIMIT_SECONDS + 120) / 60)
 OTHER_STEP_MINUTES = 1
 JOB_MINUTES = 60
+JOB = "per-function-checks"
 HEADER = "# Made by `kata dev update` from savedmodel_kata/catalogue.toml: do not edit.\n"
 
 
@@ -95,21 +100,21 @@ def workflow(digest: str) -> dict:
             )
     steps.append(
         {
-            "name": "Autograding Reporter",
+            "name": "Points per function",
             "uses": "classroom-resources/autograding-grading-reporter@v1",
             "env": {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}" for i in ids},
             "with": {"runners": ",".join(ids)},
         }
     )
     return {
-        "name": "Autograding Tests",
-        "on": ["push", "repository_dispatch"],
-        "permissions": {"checks": "write", "actions": "read", "contents": "read"},
+        "name": "Per-function checks",
+        # repository_dispatch was GitHub Classroom's own trigger; a push is what grades now.
+        "on": ["push", "workflow_dispatch"],
+        "permissions": {"contents": "read"},  # the steps only read the repository
         "jobs": {
-            "run-autograding-tests": {
+            JOB: {
                 "runs-on": "ubuntu-latest",
                 "timeout-minutes": JOB_MINUTES,
-                "if": "github.actor != 'github-classroom[bot]'",
                 "steps": steps,
             }
         },
