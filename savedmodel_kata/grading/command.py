@@ -5,10 +5,13 @@ kata grade --submission DIR --pristine SRC  an upload (any layout), with SRC's h
 kata grade --exercise 1 --function save     one function's verdict (exit 0 iff it passes);
            [--reuse]                        the exercise graded once, by its first step
 kata grade --class DIR --out DIR            every submission in DIR: a gradebook (batch.py)
+kata grade --prairielearn [--grade-root R]  PrairieLearn's entrypoint: R/student/ graded,
+                                            R/results/results.json written (prairielearn.py)
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -69,6 +72,17 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--gradescope", type=Path, default=None, help="also write Gradescope's results.json here"
     )
+    prairielearn = parser.add_argument_group("PrairieLearn: an external grader's entrypoint")
+    prairielearn.add_argument(
+        "--prairielearn",
+        action="store_true",
+        help="grade GRADE_ROOT/student/, write GRADE_ROOT/results/results.json; always exit 0",
+    )
+    prairielearn.add_argument(
+        "--grade-root", type=Path, default=Path("/grade"), help="PrairieLearn's /grade folder"
+    )
+    # The supervisor's child: the grading proper (prairielearn.py).
+    prairielearn.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     classroom = parser.add_argument_group("GitHub Actions: one step per function")
     classroom.add_argument(
         "--function",
@@ -95,6 +109,10 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
+    if args.prairielearn:
+        from savedmodel_kata.grading import prairielearn
+
+        return prairielearn.run(args)
     if args.class_folder is not None:
         from savedmodel_kata.grading import batch
 

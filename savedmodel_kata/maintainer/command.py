@@ -4,6 +4,9 @@ kata dev update              regenerate every generated file (stubs, manifest, A
 kata dev check               exit 1, naming them, if any generated file is stale or any planted
                              case's original is not exactly once in its solution
 kata dev gradescope-zip OUT  build Gradescope's autograder zip
+kata dev prairielearn-question DIR [--image NAME]
+                             PrairieLearn: the grader image's build folder and one question
+                             per exercise
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def add_parser(commands) -> None:
         help="the zip to write",
     )
     actions.add_parser("warm-cache", help="train every reference model into the cache")
+    prairielearn = actions.add_parser(
+        "prairielearn-question",
+        help="write PrairieLearn's grader image folder and a question per exercise",
+    )
+    prairielearn.add_argument("out", type=Path, help="the course-shaped folder to write")
+    prairielearn.add_argument(
+        "--image", default=None, help="the image's Docker Hub name, as you will push it"
+    )
     gate = actions.add_parser(
         "mutations",
         help="plant every listed mistake and alternative; print what the suite makes of them",
@@ -63,6 +74,13 @@ def run(args) -> int:
         return _mutations(root, args)
     if args.action == "warm-cache":
         return _warm_cache(root)
+    if args.action == "prairielearn-question":
+        from savedmodel_kata.grading import prairielearn
+
+        image = args.image or prairielearn.DEFAULT_IMAGE
+        for path in prairielearn.write_course(args.out, root, image):
+            print(f"wrote: {path}")
+        return 0
     from savedmodel_kata.grading import gradescope
 
     print(gradescope.build(args.out, root))
