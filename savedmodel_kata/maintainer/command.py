@@ -4,6 +4,7 @@ kata dev update              regenerate every generated file (stubs, manifest, A
 kata dev check               exit 1, naming them, if any generated file is stale or any planted
                              case's original is not exactly once in its solution
 kata dev gradescope-zip OUT  build Gradescope's autograder zip
+kata dev classroom50-bundle DIR  build Classroom 50's autograder bundle (grading/classroom50.py)
 kata dev prairielearn-question DIR [--image NAME]
                              PrairieLearn: the grader image's build folder and one question
                              per exercise
@@ -35,6 +36,11 @@ def add_parser(commands) -> None:
         default=Path("gradescope-autograder.zip"),
         help="the zip to write",
     )
+    bundle = actions.add_parser(
+        "classroom50-bundle", help="build the Classroom 50 assignment's autograder bundle"
+    )
+    bundle.add_argument("out", type=Path, help="the folder to write (CLASSROOM/autograders/SLUG)")
+    bundle.add_argument("-e", "--exercise", type=int, action="append", help="only this exercise")
     actions.add_parser("warm-cache", help="train every reference model into the cache")
     prairielearn = actions.add_parser(
         "prairielearn-question",
@@ -74,6 +80,8 @@ def run(args) -> int:
         return _mutations(root, args)
     if args.action == "warm-cache":
         return _warm_cache(root)
+    if args.action == "classroom50-bundle":
+        return _classroom50_bundle(root, args)
     if args.action == "prairielearn-question":
         from savedmodel_kata.grading import prairielearn
 
@@ -102,6 +110,18 @@ def _mutations(root: Path, args) -> int:
     for verdict in failing:
         print(f"\n{verdict.explain()}")
     return 1 if failing else 0
+
+
+def _classroom50_bundle(root: Path, args) -> int:
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.grading import classroom50
+
+    chosen = [catalogue.by_number(n) for n in args.exercise] if args.exercise else None
+    bundle = classroom50.build(args.out, root, chosen)
+    size = classroom50.packed_size(bundle)
+    limit = classroom50.BUNDLE_LIMIT_BYTES
+    print(f"{bundle}: {size / 1024**2:.2f} MB as tar -czf (Classroom 50 fetches at most 10 MB)")
+    return 0 if size <= limit else 1
 
 
 def _warm_cache(root: Path) -> int:
