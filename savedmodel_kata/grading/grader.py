@@ -180,6 +180,7 @@ class Engine:
         self.running: dict[Worker, dict] = {}
         self.on_done: Callable | None = None
         self._spawned = 0
+        self.closed = False
 
     def _start_worker(self) -> Worker:
         self._spawned += 1
@@ -196,10 +197,18 @@ class Engine:
         left = self.time_budget - (time.monotonic() - self.started)
         return max(1.0, min(self.time_limit, left / waiting))
 
-    def run(self, tasks: list[tuple[int, tuple[str, ...]]], on_done: Callable | None = None):
+    def run(
+        self,
+        tasks: list[tuple[int, tuple[str, ...]]],
+        on_done: Callable | None = None,
+        keep_workers: bool = False,
+    ):
         """Run every task; `on_done(exercise, targets)` as targets end an exercise (a report
-        written then survives a later kill). Returns the targets' findings."""
+        written then survives a later kill). Returns the targets' findings, this run's only.
+        `keep_workers`: idle workers stay for the next run, until close() (a cluster's worker
+        grades task after task with one TensorFlow import: cluster.py)."""
         self.on_done = on_done
+        self.targets = {}
         self.queue = [_task(e, t) for e, t in tasks]
         for _, targets in tasks:
             for target in targets:
@@ -219,7 +228,8 @@ class Engine:
                     self.targets[target].finished.pop(exercise, None)
                     self.targets[target].ended.add(exercise)
         finally:
-            self._close()
+            if not keep_workers or self.running:  # stopped or failed: its workers end too
+                self.close()
         return self.targets
 
     def _dispatch(self) -> None:
@@ -328,7 +338,10 @@ class Engine:
         if self.on_done:
             self.on_done(exercise, targets)
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         for worker in list(self.workers):
             if worker.task is not None:  # stopped from outside: no time to finish its task
                 _stop_group(worker)
