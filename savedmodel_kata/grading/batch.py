@@ -44,6 +44,8 @@ STUDENTS_FOLDER = "students"
 BATCH_SIZE = 6  # students an exercise's session grades at once: the fixtures' cost is shared
 REPORT_FILE = "report.json"
 
+Task = tuple[int, tuple[str, ...]]  # an exercise's number, the targets it grades
+
 
 @dataclass
 class Student:
@@ -108,6 +110,68 @@ def _stage_harness(pristine: Path, root: Path, hidden_tests: Path | None) -> Non
     shutil.rmtree(empty)
 
 
+def _packed(root: Path) -> dict[str, bytes]:
+    """The staged harness as bytes (path: contents): what a cluster's workers grade with."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _tasks(todo: list[Student], exercises: list[catalogue.Exercise]) -> list[Task]:
+    tasks = []
+    for exercise in exercises:  # a student without the exercise's file has nothing to run
+        having = [s.target for s in todo if exercise.id in s.found.files]
+        tasks += [
+            (exercise.number, tuple(having[i : i + BATCH_SIZE]))
+            for i in range(0, len(having), BATCH_SIZE)
+        ]
+    return tasks
+
+
+class _Reports:
+    """Each student's reports, written as soon as their last exercise ends: a run stopped
+    halfway resumes from the students it finished."""
+
+    def __init__(self, todo, tasks, exercises, root: Path, out: Path, gradings, progress):
+        self.students = {s.target: s for s in todo}
+        self.left = {s.target: set() for s in todo}
+        for exercise, targets in tasks:
+            for target in targets:
+                self.left[target].add(exercise)
+        self.exercises, self.root, self.out = exercises, root, out
+        self.gradings, self.progress = gradings, progress
+
+    def ended(self, exercise: int, targets, findings: dict[str, Target]) -> None:
+        for target in targets:
+            self.left[target].discard(exercise)
+            if not self.left[target]:
+                self.write(target, findings.get(target, Target()))
+        if self.progress:
+            self.progress.advance(len(targets))
+
+    def write(self, target: str, findings: Target) -> None:
+        student = self.students[target]
+        tests, problems = results_of(findings, self.exercises, self.root, target)
+        graded = GradingResults(
+            exercises=self.exercises,
+            tests=tests,
+            tampered=student.tampered,
+            problems=problems,
+            notes=student.found.notes,
+            fingerprint=student.fingerprint,
+        )
+        reports.write(graded, self.out / student.name)
+        self.gradings[student.name] = graded
+
+    def finish(self, found: dict[str, Target]) -> None:
+        """The students not written yet: those with no exercise file, those of a stopped task."""
+        for target in self.students:
+            if self.gradings[self.students[target].name] is None:
+                self.write(target, found.get(target, Target()))  # Target(): no file to run
+
+
 def grade_class(
     folder: Path,
     out: Path,
@@ -118,43 +182,38 @@ def grade_class(
     exercises: list[catalogue.Exercise] | None = None,
     time_limit: float = EXERCISE_TIME_LIMIT_SECONDS,
     progress=None,
+    cluster: str | None = None,
 ) -> dict[str, GradingResults]:
-    """Every student's grading (by name), their reports and the gradebook written in `out`."""
+    """Every student's grading (by name), their reports and the gradebook written in `out`;
+    graded by `workers` processes here, or on the Dask cluster `cluster` (cluster.py)."""
     exercises = list(exercises or catalogue.exercises())
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kata-class-") as temporary:
         root = Path(temporary)
         _stage_harness(pristine, root, hidden_tests)
+        harness = _packed(root) if cluster else {}
         students = discover(folder, pristine, root)
         gradings = {s.name: _already_graded(s, out) for s in students}
         todo = [s for s in students if gradings[s.name] is None]
-        tasks = []
-        for exercise in exercises:  # a student without the exercise's file has nothing to run
-            having = [s.target for s in todo if exercise.id in s.found.files]
-            tasks += [
-                (exercise.number, tuple(having[i : i + BATCH_SIZE]))
-                for i in range(0, len(having), BATCH_SIZE)
-            ]
+        tasks = _tasks(todo, exercises)
         if progress:
             total = sum(len(targets) for _, targets in tasks)
             progress.start(total=total, skipped=len(students) - len(todo))
-        engine = Engine(root, workers, time_limit, time_budget=None)
-        found = engine.run(
-            tasks, on_done=(lambda _, targets: progress.advance(len(targets))) if progress else None
-        )
-        for student in todo:
-            findings = found.get(student.target, Target())  # Target(): it had no file to run
-            tests, problems = results_of(findings, exercises, root, student.target)
-            graded = GradingResults(
-                exercises=exercises,
-                tests=tests,
-                tampered=student.tampered,
-                problems=problems,
-                notes=student.found.notes,
-                fingerprint=student.fingerprint,
+        written = _Reports(todo, tasks, exercises, root, out, gradings, progress)
+        if cluster and tasks:  # nothing to grade: no cluster to start
+            from savedmodel_kata.grading import cluster as dask_cluster
+
+            found = dask_cluster.grade(
+                cluster, root, harness, tasks, time_limit=time_limit, on_done=written.ended
             )
-            reports.write(graded, out / student.name)
-            gradings[student.name] = graded
+        else:
+            engine = Engine(root, workers, time_limit, time_budget=None)
+            found = engine.run(
+                tasks, on_done=lambda exercise, targets: written.ended(
+                    exercise, targets, engine.targets
+                ),
+            )  # fmt: skip
+        written.finish(found)
     (out / "gradebook.csv").write_bytes(reports.gradebook_csv(gradings, exercises).encode())
     return gradings
 
@@ -205,6 +264,7 @@ def run(args) -> int:
             exercises=[catalogue.by_number(n) for n in args.exercise] if args.exercise else None,
             time_limit=args.time_limit,
             progress=progress,
+            cluster=args.cluster,
         )
     finally:
         if hasattr(progress, "task"):

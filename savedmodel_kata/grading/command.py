@@ -106,6 +106,12 @@ def add_parser(commands) -> None:
         default=None,
         help="grading processes (default: one per two cores; each needs about 1 GB)",
     )
+    batch.add_argument(
+        "--cluster",
+        metavar="ADDRESS|local:N",
+        default=None,
+        help="grade on a Dask cluster (tcp://host:8786), or on N local Dask workers (cluster.py)",
+    )
 
 
 def run(args) -> int:
