@@ -16,11 +16,10 @@ from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 from savedmodel_kata.kinds.graph import TUTORIAL_TENSOR_NAMES, build, one_hot
-from savedmodel_kata.plugin import graph_checks
+from savedmodel_kata.plugin import graph_checks, shared_tests
 from savedmodel_kata.plugin.checks import (
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
-    check_a_savedmodel_folder,
     examples,
     loaded_with,
     opened,
@@ -30,6 +29,9 @@ from savedmodel_kata.plugin.checks import (
 from savedmodel_kata.plugin.shared_tests import (
     OTHER_TENSOR_NAMES,
     OTHER_TENSOR_NAMES_FIX,
+    accuracy_run_in_the_session,
+    any_batch_size,
+    check_exports_the_trained_variables,
     exported_with_other_tensor_names,
 )
 from savedmodel_kata.tensorflow_setup import import_tensorflow
@@ -59,10 +61,7 @@ def test_create_model_returns_a_logits_tensor(student_model):
 
 
 @pytest.mark.function("create_model")
-@settings(max_examples=examples(8))
-@given(batch_size=st.integers(min_value=1, max_value=64))
-@example(batch_size=1)
-@example(batch_size=33)
+@any_batch_size(max_examples=8, largest=64, explicit=(1, 33))
 def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
     graph_checks.check_logits_for_batch(student_model(), batch_size)
 
@@ -81,15 +80,12 @@ from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
 # --- save --------------------------------------------------------------------
 
 
-@pytest.mark.function("save")
-def test_save_writes_a_savedmodel_folder(student_export):
-    check_a_savedmodel_folder(
-        student_export().directory,
-        no_model="save wrote no saved_model.pb into {export_dir}: write the SavedModel into "
-        "export_dir itself (it holds {held})",
-        no_variables="{export_dir} has no variables/variables.index: the weights were not "
-        "saved. simple_save writes them from the session you pass it.",
-    )
+test_save_writes_a_savedmodel_folder = shared_tests.savedmodel_folder_test(
+    no_model="save wrote no saved_model.pb into {export_dir}: write the SavedModel into "
+    "export_dir itself (it holds {held})",
+    no_variables="{export_dir} has no variables/variables.index: the weights were not saved. "
+    "simple_save writes them from the session you pass it.",
+)
 
 
 @pytest.mark.function("save")
@@ -162,17 +158,14 @@ def test_save_maps_each_key_to_the_tensor_it_was_given(student_export):
 
 @pytest.mark.function("save")
 def test_save_exports_the_trained_weights(student_export, reference_trained, trained_snapshot):
-    checkpoint = tf.train.load_checkpoint(
-        str(student_export().directory / "variables" / "variables")
+    check_exports_the_trained_variables(
+        student_export().directory / "variables" / "variables",
+        reference_trained,
+        trained_snapshot,
+        fix="the weights were changed before export. Running an initializer in save() resets "
+        "the model to untrained weights; so does a new session: export the session you were "
+        "given.",
     )
-    for name in reference_trained.model.values(trainable_only=True):
-        key = name.removesuffix(":0")
-        assert checkpoint.has_tensor(key), f"the exported variables have no {key!r}"
-        assert np.array_equal(checkpoint.get_tensor(key), trained_snapshot[name]), (
-            f"the exported {key!r} differs from the trained value: the weights were changed "
-            "before export. Running an initializer in save() resets the model to untrained "
-            "weights; so does a new session: export the session you were given."
-        )
 
 
 @pytest.mark.function("save")
@@ -237,14 +230,8 @@ def test_save_accuracy_answers_each_run_for_its_own_digits(
     # One load, two runs of other sizes: what one run on all 2,000 digits cannot show.
     directory = student_export().directory
     with loaded_with(kind, reference.load_signature_tensors, directory, SIGNATURE_KEY) as loaded:
-        tensors, session = loaded.value, loaded.session
-
-        def run_accuracy(images, one_hot_labels):
-            feed = {tensors["input"]: images, tensors["output"]: one_hot_labels}
-            return session.run(tensors["accuracy"], feed)
-
         graph_checks.check_accuracy_of_each_run(
-            run_accuracy,
+            accuracy_run_in_the_session(loaded, "output"),
             before_save.probabilities,
             mnist.test_images,
             mnist.test_labels,

@@ -10,31 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from savedmodel_kata.errors import StudentError
+from savedmodel_kata.plugin import shared_tests
 from savedmodel_kata.plugin.checks import (
-    ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
     SAVED_MODEL_INIT_OP,
-    accuracy_problem,
-    batch_accuracy_problem,
-    batches_for_one_load,
-    check_a_savedmodel_folder,
+    check_answers_each_batch,
+    check_model_type,
     describe_check,
-    examples,
     key_id,
-    opened,
     parameter_report,
     read_saved_model,
-    same_count,
     shape_of,
 )
 from savedmodel_kata.plugin.shared_tests import (
-    check_exports_each_model_it_is_given,
-    check_loads_an_export_rewritten_at_the_same_path,
+    any_batch_size,
     check_reads_the_names_of_another_export,
+    rewritten_path_test,
 )
 from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
@@ -91,33 +84,41 @@ def signature_of(proto, key):
     return proto.meta_graphs[0].signature_def[key]
 
 
+def predicted_through_the_function(load_signature_tensors, export_dir, images):
+    """The probabilities 'function' predicts, of what load_signature_tensors returned for
+    serving_default."""
+    description = load_signature_tensors(str(export_dir), "serving_default")
+    describe_check(description, "serving_default")
+    return description["function"](input=tf.constant(images))["prediction"].numpy()
+
+
+def accuracy_of_the_signature(loaded, images, labels) -> float:
+    """The reloaded 'evaluate' signature's accuracy on `images`."""
+    accuracy = reloaded_output(loaded, "evaluate", "accuracy", input=images, label=labels)
+    assert accuracy.shape == (), f"'evaluate' gives an accuracy shaped {accuracy.shape}"
+    return float(accuracy)
+
+
 # --- create_model ------------------------------------------------------------
 
 
 @pytest.mark.function("create_model")
 def test_create_model_returns_a_tf_module(student_model):
     model = student_model()
-    assert isinstance(model, tf.Module), (
-        f"create_model returned {type(model).__name__}; expected a tf.Module (subclass "
-        "tf.Module and call super().__init__()), so tf.saved_model.save can find its variables"
+    check_model_type(
+        model,
+        tf.Module,
+        "a tf.Module (subclass tf.Module and call super().__init__()), so tf.saved_model.save "
+        "can find its variables",
     )
     assert callable(model), (
         "the model is not callable: define __call__(self, x) returning the logits"
     )
 
 
-@pytest.mark.function("create_model")
-@settings(max_examples=examples(8))
-@given(batch_size=st.integers(min_value=1, max_value=64))
-@example(batch_size=1)
-@example(batch_size=33)
-def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
-    images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
-    logits = call_model(student_model(), images)
-    assert logits.shape == (batch_size, 10) and logits.dtype == np.float32, (
-        f"a batch of {batch_size} images gave {logits.dtype} logits shaped {logits.shape}; "
-        f"expected float32 ({batch_size}, 10)"
-    )
+test_create_model_output_shape_for_any_batch_size = shared_tests.output_shape_test(
+    call_model, max_examples=8, dtype=np.float32
+)
 
 
 @pytest.mark.function("create_model")
@@ -138,31 +139,21 @@ from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
 )
 
 
-@pytest.mark.function("create_model")
-def test_create_model_returns_logits_not_probabilities(student_model):
-    images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
-    scores = call_model(student_model(), images)
-    looks_like_probabilities = np.all(scores >= 0) and np.allclose(
-        scores.sum(axis=1), 1.0, atol=1e-3
-    )
-    assert not looks_like_probabilities, (
-        "the model's outputs are non-negative and every row sums to 1: those are probabilities. "
-        "Return the logits of the last dense layer; the signatures add the softmax."
-    )
+test_create_model_returns_logits_not_probabilities = shared_tests.logits_not_probabilities_test(
+    call_model,
+    lesson="the model's outputs are non-negative and every row sums to 1: those are "
+    "probabilities. Return the logits of the last dense layer; the signatures add the softmax.",
+)
 
-
-@pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    with opened(kind, kind.new_model(student.create_model)) as model:
-        kind.assign(model, before_save.weights)
-        probabilities = tf.nn.softmax(call_model(model, mnist.test_images)).numpy()
-    worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
-    assert worst <= ARCHITECTURE_TOLERANCE, (
-        f"with the reference's trained weights in your variables, your model's probabilities "
-        f"differ from the reference's by up to {worst:.3g}. Check the layer order (conv, ReLU, "
-        "pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride 2, ReLU on dense 32 and none "
-        "on dense 10."
+test_create_model_computes_the_tutorials_function = (
+    shared_tests.computes_the_tutorials_function_test(
+        call_model,
+        problem="with the reference's trained weights in your variables, your model's "
+        "probabilities differ from the reference's by up to {worst:.3g}. Check the layer order "
+        "(conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride 2, ReLU on dense "
+        "32 and none on dense 10.",
     )
+)
 
 
 from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
@@ -174,14 +165,11 @@ from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
 # --- save --------------------------------------------------------------------
 
 
-@pytest.mark.function("save")
-def test_save_writes_a_savedmodel_folder(student_export):
-    check_a_savedmodel_folder(
-        student_export().directory,
-        no_model="save wrote no saved_model.pb into {export_dir}",
-        no_variables="{export_dir} has no variables/: tf.saved_model.save writes the variables "
-        "it can reach from the object you pass it. Pass the model itself.",
-    )
+test_save_writes_a_savedmodel_folder = shared_tests.savedmodel_folder_test(
+    no_model="save wrote no saved_model.pb into {export_dir}",
+    no_variables="{export_dir} has no variables/: tf.saved_model.save writes the variables it "
+    "can reach from the object you pass it. Pass the model itself.",
+)
 
 
 @pytest.mark.function("save")
@@ -242,37 +230,20 @@ def test_save_exports_the_trained_weights(student_export, before_save):
         )
 
 
-@pytest.mark.function("save")
-def test_save_export_reloaded_elsewhere_gives_the_same_probabilities_and_accuracy(
-    student_export, fresh_process, before_save, mnist
-):
-    directory = student_export().directory
-    serve = fresh_process.run(
-        directory, "tf2", "serving_default", {"input": mnist.test_images}, ["prediction"]
+test_save_export_reloaded_elsewhere_gives_the_same_probabilities_and_accuracy = (
+    shared_tests.reloaded_elsewhere_test(
+        "serving_default",
+        prediction_problem="reloaded in a fresh process, 'prediction' differs from the "
+        "probabilities before save by up to {worst:.3g}: is it the softmax of the model's logits?",
+        accuracy_source="reloaded in a fresh process, the 'evaluate' signature gives",
+        accuracy_fix=". The signature computes it: the float32 mean of argmax(logits) == label, "
+        "over every image of its batch.",
     )
-    worst = float(np.max(np.abs(serve["prediction"] - before_save.probabilities)))
-    assert worst <= PROBABILITY_TOLERANCE, (
-        f"reloaded in a fresh process, 'prediction' differs from the probabilities before save by "
-        f"up to {worst:.3g}: is it the softmax of the model's logits?"
-    )
-    feeds = {"input": mnist.test_images, "label": mnist.test_labels}
-    evaluated = fresh_process.run(directory, "tf2", "evaluate", feeds, ["accuracy"])
-    accuracy = float(evaluated["accuracy"])
-    assert same_count(accuracy, before_save.score), accuracy_problem(
-        accuracy,
-        before_save.score,
-        source="reloaded in a fresh process, the 'evaluate' signature gives",
-    ) + (
-        ". The signature computes it: the float32 mean of argmax(logits) == label, over every "
-        "image of its batch."
-    )
+)
 
 
 @pytest.mark.function("save")
-@settings(max_examples=examples(5))
-@given(batch_size=st.integers(min_value=1, max_value=50))
-@example(batch_size=1)
-@example(batch_size=7)
+@any_batch_size(max_examples=5, largest=50, explicit=(1, 7))
 def test_save_serves_batch_sizes_never_seen_at_export(student_export, mnist, batch_size):
     loaded = tf.saved_model.load(str(student_export().directory))
     try:
@@ -298,21 +269,12 @@ def test_save_accuracy_signature_answers_each_batch_for_its_own_digits(
     # One load, batches in turn, as a client feeds it: an accuracy over the test set's size,
     # or a count kept in variables across calls, gets one of them wrong.
     loaded = tf.saved_model.load(str(student_export().directory))
-    earlier = []
-    batches = batches_for_one_load(before_save.probabilities, mnist.test_labels)
-    for call, (rows, expected) in zip(("first", "second"), batches, strict=True):
-        accuracy = reloaded_output(
-            loaded,
-            "evaluate",
-            "accuracy",
-            input=mnist.test_images[rows],
-            label=mnist.test_labels[rows],
-        )
-        assert accuracy.shape == (), f"'evaluate' gives an accuracy shaped {accuracy.shape}"
-        source = f"reloaded, the 'evaluate' signature's {call} call (same load) gives"
-        problem = batch_accuracy_problem(float(accuracy), expected, earlier, source)
-        assert problem is None, problem
-        earlier.append(expected)
+    check_answers_each_batch(
+        lambda images, labels: accuracy_of_the_signature(loaded, images, labels),
+        before_save,
+        mnist,
+        "reloaded, the 'evaluate' signature's {call} call (same load) gives",
+    )
 
 
 def exported_by_student(kind, student, model, directory):
@@ -332,50 +294,33 @@ def exported_by_student(kind, student, model, directory):
         )
 
 
-@pytest.mark.function("save")
-def test_save_exports_each_model_it_is_given(
-    kind, student, reference, student_export, trained_copy, new_export_dir, mnist
-):
-    def served(model, images, labels):
-        export = exported_by_student(kind, student, model, new_export_dir())
-        loaded = tf.saved_model.load(str(export.directory))
-        predicted = reloaded_output(loaded, "serving_default", "prediction", input=images)
-        accuracy = reloaded_output(loaded, "evaluate", "accuracy", input=images, label=labels)
-        return predicted, float(accuracy)
+def served_by_the_signatures(kind, student, model, directory, images, labels):
+    """What the student's export of `model` predicts and its accuracy, through its two
+    reloaded signatures."""
+    export = exported_by_student(kind, student, model, directory)
+    loaded = tf.saved_model.load(str(export.directory))
+    predicted = reloaded_output(loaded, "serving_default", "prediction", input=images)
+    accuracy = reloaded_output(loaded, "evaluate", "accuracy", input=images, label=labels)
+    return predicted, float(accuracy)
 
-    check_exports_each_model_it_is_given(
-        kind, reference, student_export, trained_copy, mnist, served,
-        fix="build the tf.functions inside save, around that model (a tf.function at module "
-        "level is traced once, for the first model).",
-    )  # fmt: skip
+
+test_save_exports_each_model_it_is_given = shared_tests.exports_each_model_test(
+    served_by_the_signatures,
+    fix="build the tf.functions inside save, around that model (a tf.function at module level "
+    "is traced once, for the first model).",
+)
 
 
 # --- load_signature_tensors --------------------------------------------------
 
 
-@pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
-def test_load_signature_tensors_describes_the_signature(student, reference_export, key):
-    description = student.load_signature_tensors(str(reference_export.directory), key)
-    describe_check(description, key)
-    expected_inputs, expected_outputs = EXPECTED_SIGNATURES[key]
-    for side, expected in (("inputs", expected_inputs), ("outputs", expected_outputs)):
-        found = {
-            name: (spec.dtype, spec.shape.as_list()) for name, spec in description[side].items()
-        }
-        wanted = {
-            name: (dtype, [None if d == -1 else d for d in shape])
-            for name, (dtype, shape) in expected.items()
-        }
-        assert found == wanted, (
-            f"for signature {key!r}, {side} are {found}; the export says {wanted}"
-            + (
-                ". Signatures take keyword arguments only: the specs are in "
-                "structured_input_signature[1] (its [0], the positional ones, is empty)"
-                if side == "inputs" and not found
-                else ""
-            )
-        )
+test_load_signature_tensors_describes_the_signature = shared_tests.describes_the_signature_test(
+    EXPECTED_SIGNATURES,
+    describe_check,
+    where="for signature {key}, ",
+    no_inputs=". Signatures take keyword arguments only: the specs are in "
+    "structured_input_signature[1] (its [0], the positional ones, is empty)",
+)
 
 
 from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401
@@ -397,9 +342,8 @@ def test_load_signature_tensors_loads_each_export_it_is_given(
         (untrained, kind.predict(untrained_model, images)),
         (reference_export, before_save.probabilities[:200]),
     ):
-        description = student.load_signature_tensors(str(export.directory), "serving_default")
-        describe_check(description, "serving_default")
-        predicted = description["function"](input=tf.constant(images))["prediction"].numpy()
+        load = student.load_signature_tensors
+        predicted = predicted_through_the_function(load, export.directory, images)
         assert np.max(np.abs(predicted - expected)) <= PROBABILITY_TOLERANCE, (
             "called for one export, then another, load_signature_tensors returned a function "
             "predicting for the wrong one: load the export_dir of each call (never keep a load "
@@ -407,19 +351,10 @@ def test_load_signature_tensors_loads_each_export_it_is_given(
         )
 
 
-@pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
-    kind, student, reference, reference_export, new_export_dir, before_save, mnist
-):
-    def predict(path, images):
-        description = student.load_signature_tensors(path, "serving_default")
-        describe_check(description, "serving_default")
-        return description["function"](input=tf.constant(images))["prediction"].numpy()
-
-    check_loads_an_export_rewritten_at_the_same_path(
-        kind, reference, reference_export, new_export_dir, before_save, mnist, predict,
-        reads=("function", "load"), fix="return loaded.signatures[signature_key] itself",
-    )  # fmt: skip
+test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path = rewritten_path_test(
+    predicted_through_the_function,
+    reads=("function", "load"), fix="return loaded.signatures[signature_key] itself",
+)  # fmt: skip
 
 
 @pytest.mark.function("load_signature_tensors")

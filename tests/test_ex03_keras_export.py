@@ -13,30 +13,22 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from savedmodel_kata.lessons import shorten
+from savedmodel_kata.plugin import shared_tests
 from savedmodel_kata.plugin.checks import (
-    ARCHITECTURE_TOLERANCE,
     PROBABILITY_TOLERANCE,
-    accuracy_problem,
-    batch_accuracy_problem,
-    batches_for_one_load,
     check_accuracy,
-    examples,
+    check_answers_each_batch,
+    check_model_type,
+    check_sides_are_specs,
     key_id,
-    opened,
     parameter_report,
     read_saved_model,
-    same_count,
     saved_model_file,
     shape_of,
 )
-from savedmodel_kata.plugin.shared_tests import (
-    check_exports_each_model_it_is_given,
-    check_loads_an_export_rewritten_at_the_same_path,
-)
+from savedmodel_kata.plugin.shared_tests import rewritten_path_test
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
@@ -76,24 +68,12 @@ def logits_of(model, images):
 
 @pytest.mark.function("create_model")
 def test_create_model_returns_a_keras_model(student_model):
-    model = student_model()
-    assert isinstance(model, keras.Model), (
-        f"create_model returned {type(model).__name__}; "
-        "expected a Keras 3 model (keras.Sequential, say)"
-    )
+    check_model_type(student_model(), keras.Model, "a Keras 3 model (keras.Sequential, say)")
 
 
-@pytest.mark.function("create_model")
-@settings(max_examples=examples(6))
-@given(batch_size=st.integers(min_value=1, max_value=64))
-@example(batch_size=1)
-@example(batch_size=33)
-def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
-    images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
-    logits = logits_of(student_model(), images)
-    assert logits.shape == (batch_size, 10), (
-        f"a batch of {batch_size} gave logits shaped {logits.shape}"
-    )
+test_create_model_output_shape_for_any_batch_size = shared_tests.output_shape_test(
+    logits_of, max_examples=6
+)
 
 
 @pytest.mark.function("create_model")
@@ -129,28 +109,20 @@ from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
 )
 
 
-@pytest.mark.function("create_model")
-def test_create_model_returns_logits_not_probabilities(student_model):
-    scores = logits_of(
-        student_model(), np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
-    )
-    assert not (np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3)), (
-        "the model's outputs are probabilities (non-negative rows summing to 1): "
-        "the last Dense layer takes no activation; the 'serve' endpoint adds the softmax"
-    )
+test_create_model_returns_logits_not_probabilities = shared_tests.logits_not_probabilities_test(
+    logits_of,
+    lesson="the model's outputs are probabilities (non-negative rows summing to 1): the last "
+    "Dense layer takes no activation; the 'serve' endpoint adds the softmax",
+)
 
-
-@pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    with opened(kind, kind.new_model(student.create_model)) as model:
-        kind.assign(model, before_save.weights)
-        probabilities = tf.nn.softmax(logits_of(model, mnist.test_images)).numpy()
-    worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
-    assert worst <= ARCHITECTURE_TOLERANCE, (
-        "with the reference's trained weights, your model's probabilities differ by up to "
-        f"{worst:.3g}: check the layer order, 'same' padding on the convolutions and the "
-        "activations"
+test_create_model_computes_the_tutorials_function = (
+    shared_tests.computes_the_tutorials_function_test(
+        logits_of,
+        problem="with the reference's trained weights, your model's probabilities differ by up "
+        "to {worst:.3g}: check the layer order, 'same' padding on the convolutions and the "
+        "activations",
     )
+)
 
 
 from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
@@ -211,26 +183,14 @@ def test_save_endpoints_are_named_and_typed(student_export, endpoint):
     )
 
 
-@pytest.mark.function("save")
-def test_save_savedmodel_reloaded_elsewhere_serves_what_the_model_computed(
-    student_export, fresh_process, before_save, mnist
-):
-    directory = student_export().directory
-    feeds = {"input": mnist.test_images}
-    served = fresh_process.run(directory, "tf2", "serve", feeds, ["prediction"])["prediction"]
-    worst = float(np.max(np.abs(served - before_save.probabilities)))
-    assert worst <= PROBABILITY_TOLERANCE, (
-        f"reloaded in a fresh process, 'serve' gives probabilities that differ from the model's "
-        f"by up to {worst:.3g}: is 'prediction' the softmax of the model's logits?"
+test_save_savedmodel_reloaded_elsewhere_serves_what_the_model_computed = (
+    shared_tests.reloaded_elsewhere_test(
+        "serve",
+        prediction_problem="reloaded in a fresh process, 'serve' gives probabilities that differ "
+        "from the model's by up to {worst:.3g}: is 'prediction' the softmax of the model's logits?",
+        accuracy_source="reloaded in a fresh process, the 'evaluate' endpoint gives",
     )
-    feeds = {"input": mnist.test_images, "label": mnist.test_labels}
-    evaluated = fresh_process.run(directory, "tf2", "evaluate", feeds, ["accuracy"])
-    accuracy = float(evaluated["accuracy"])
-    assert same_count(accuracy, before_save.score), accuracy_problem(
-        accuracy,
-        before_save.score,
-        source="reloaded in a fresh process, the 'evaluate' endpoint gives",
-    )
+)
 
 
 def accuracy_through_a_layer(layer, images, labels) -> float:
@@ -261,33 +221,30 @@ def test_save_accuracy_endpoint_answers_each_batch_through_a_tfsm_layer(
     # One layer, batches in turn, label by keyword, as load_signature_tensors' clients call it:
     # an accuracy over the test set's size, or a metric kept across calls, gets one wrong.
     layer = keras.layers.TFSMLayer(str(student_export().directory), call_endpoint="evaluate")
-    earlier = []
-    batches = batches_for_one_load(before_save.probabilities, mnist.test_labels)
-    for call, (rows, expected) in zip(("first", "second"), batches, strict=True):
-        accuracy = accuracy_through_a_layer(layer, mnist.test_images[rows], mnist.test_labels[rows])
-        source = f"through a TFSMLayer, the 'evaluate' endpoint's {call} call (same layer) gives"
-        problem = batch_accuracy_problem(accuracy, expected, earlier, source)
-        assert problem is None, problem
-        earlier.append(expected)
+    check_answers_each_batch(
+        lambda images, labels: accuracy_through_a_layer(layer, images, labels),
+        before_save,
+        mnist,
+        "through a TFSMLayer, the 'evaluate' endpoint's {call} call (same layer) gives",
+    )
 
 
-@pytest.mark.function("save")
-def test_save_exports_each_model_it_is_given(
-    kind, student, reference, student_export, trained_copy, new_export_dir, mnist
-):
-    def served(model, images, labels):
-        export = kind.export(student.save, model, new_export_dir())
-        layer = keras.layers.TFSMLayer(str(export.directory), call_endpoint="serve")
-        predicted = np.asarray(layer(tf.constant(images))["prediction"])
-        evaluate = tf.saved_model.load(str(export.directory)).signatures["evaluate"]
-        accuracy = evaluate(input=tf.constant(images), label=tf.constant(labels))["accuracy"]
-        return predicted, float(accuracy)
+def served_by_the_endpoints(kind, student, model, directory, images, labels):
+    """What the student's export of `model` predicts through a TFSMLayer on 'serve', and the
+    accuracy its reloaded 'evaluate' gives."""
+    export = kind.export(student.save, model, directory)
+    layer = keras.layers.TFSMLayer(str(export.directory), call_endpoint="serve")
+    predicted = np.asarray(layer(tf.constant(images))["prediction"])
+    evaluate = tf.saved_model.load(str(export.directory)).signatures["evaluate"]
+    accuracy = evaluate(input=tf.constant(images), label=tf.constant(labels))["accuracy"]
+    return predicted, float(accuracy)
 
-    check_exports_each_model_it_is_given(
-        kind, reference, student_export, trained_copy, mnist, served,
-        fix="make its endpoints inside save, around that model (a tf.function at module level "
-        "is traced once, for the first model, and keeps its variables).",
-    )  # fmt: skip
+
+test_save_exports_each_model_it_is_given = shared_tests.exports_each_model_test(
+    served_by_the_endpoints,
+    fix="make its endpoints inside save, around that model (a tf.function at module level is "
+    "traced once, for the first model, and keeps its variables).",
+)
 
 
 @pytest.mark.function("save")
@@ -343,41 +300,36 @@ def check_reloaded(reloaded, endpoint) -> None:
         f"'layer' is {type(reloaded['layer']).__name__}; "
         "expected keras.layers.TFSMLayer (load_model cannot read a SavedModel in Keras 3)"
     )
-    for side in ("inputs", "outputs"):
-        specs = reloaded[side]
-        assert isinstance(specs, dict) and all(
-            isinstance(v, tf.TensorSpec) for v in specs.values()
-        ), (
+    check_sides_are_specs(
+        reloaded,
+        lambda side, specs: (
             f"{side!r} is {type(specs).__name__}; expected {{key: tf.TensorSpec}}, read from "
             f"the signature of endpoint {endpoint!r}"
-        )
+        ),
+    )
 
 
-@pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS), ids=key_id)
-def test_load_signature_tensors_returns_a_tfsm_layer_and_the_endpoint_specs(
-    student, reference_export, endpoint
-):
-    reloaded = student.load_signature_tensors(str(reference_export.directory), endpoint)
-    check_reloaded(reloaded, endpoint)
-    inputs, outputs = ENDPOINTS[endpoint]
-    for side, expected in (("inputs", inputs), ("outputs", outputs)):
-        found = {k: (s.dtype, s.shape.as_list()) for k, s in reloaded[side].items()}
-        wanted = {
-            k: (d, [None if x == -1 else x for x in shape]) for k, (d, shape) in expected.items()
-        }
-        assert found == wanted, (
-            f"endpoint {endpoint!r}: your {side} are {found}; the export says {wanted}"
-        )
+test_load_signature_tensors_returns_a_tfsm_layer_and_the_endpoint_specs = (
+    shared_tests.describes_the_signature_test(
+        ENDPOINTS, check_reloaded, where="endpoint {key}: your "
+    )
+)
+
+
+def predicted_through_the_layer(load_signature_tensors, export_dir, images):
+    """The probabilities the TFSMLayer predicts that load_signature_tensors returned for
+    'serve'."""
+    reloaded = load_signature_tensors(str(export_dir), "serve")
+    check_reloaded(reloaded, "serve")
+    return np.asarray(reloaded["layer"](tf.constant(images))["prediction"])
 
 
 @pytest.mark.function("load_signature_tensors")
 def test_load_signature_tensors_layer_serves_the_trained_probabilities(
     student, reference_export, before_save, mnist
 ):
-    reloaded = student.load_signature_tensors(str(reference_export.directory), "serve")
-    check_reloaded(reloaded, "serve")
-    probabilities = np.asarray(reloaded["layer"](tf.constant(mnist.test_images))["prediction"])
+    load = student.load_signature_tensors
+    probabilities = predicted_through_the_layer(load, reference_export.directory, mnist.test_images)
     assert np.max(np.abs(probabilities - before_save.probabilities)) <= PROBABILITY_TOLERANCE, (
         "the reloaded layer predicts other probabilities: "
         "call_endpoint must be the endpoint asked for"
@@ -407,19 +359,9 @@ def test_load_signature_tensors_layer_calls_the_endpoint_asked_for(
     check_accuracy(float(outputs["accuracy"]), before_save.score)
 
 
-@pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
-    kind, student, reference, reference_export, new_export_dir, before_save, mnist
-):
-    def predict(path, images):
-        reloaded = student.load_signature_tensors(path, "serve")
-        check_reloaded(reloaded, "serve")
-        return np.asarray(reloaded["layer"](tf.constant(images))["prediction"])
-
-    check_loads_an_export_rewritten_at_the_same_path(
-        kind, reference, reference_export, new_export_dir, before_save, mnist, predict,
-        reads=("layer", "layer"), fix="call_endpoint must be the endpoint asked for",
-    )  # fmt: skip
+test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path = rewritten_path_test(
+    predicted_through_the_layer, ("layer", "layer"), "call_endpoint must be the endpoint asked for"
+)
 
 
 @pytest.mark.function("load_signature_tensors")

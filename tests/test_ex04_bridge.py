@@ -16,12 +16,10 @@ import pytest
 from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import import_exercise
 from savedmodel_kata.kinds.graph import one_hot
-from savedmodel_kata.plugin import graph_checks
+from savedmodel_kata.plugin import graph_checks, shared_tests
 from savedmodel_kata.plugin.checks import (
     PREDICT_METHOD,
     PROBABILITY_TOLERANCE,
-    accuracy_problem,
-    check_a_savedmodel_folder,
     check_accuracy,
     describe_check,
     key_id,
@@ -33,7 +31,10 @@ from savedmodel_kata.plugin.checks import (
 from savedmodel_kata.plugin.shared_tests import (
     OTHER_TENSOR_NAMES,
     OTHER_TENSOR_NAMES_FIX,
+    accuracy_run_in_the_session,
+    check_exports_the_trained_variables,
     check_reads_the_names_of_another_export,
+    check_reloaded_elsewhere,
     exported_with_other_tensor_names,
 )
 from savedmodel_kata.tensorflow_setup import import_tensorflow
@@ -101,15 +102,11 @@ from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001
 # --- save --------------------------------------------------------------------
 
 
-@pytest.mark.function("save")
-def test_save_writes_a_savedmodel_folder(student_export):
-    check_a_savedmodel_folder(
-        student_export().directory,
-        no_model="save wrote no saved_model.pb into export_dir (it holds {held}): add the meta "
-        "graph and variables to a Builder for export_dir, then call builder.save(), which "
-        "writes the files",
-        no_variables=None,  # test_save_exports_the_trained_weights says what of them is missing
-    )
+test_save_writes_a_savedmodel_folder = shared_tests.savedmodel_folder_test(
+    no_model="save wrote no saved_model.pb into export_dir (it holds {held}): add the meta graph "
+    "and variables to a Builder for export_dir, then call builder.save(), which writes the files",
+    no_variables=None,  # test_save_exports_the_trained_weights says what of them is missing
+)
 
 
 @pytest.mark.function("save")
@@ -163,24 +160,16 @@ def test_save_writes_signatures_whose_inputs_feed_their_outputs(student_export, 
 def test_save_export_gives_the_same_results_in_both_worlds(
     student_export, fresh_process, before_save, mnist
 ):
-    directory = student_export().directory
-    images, labels = mnist.test_images, one_hot(mnist.test_labels)
+    directory, labels = student_export().directory, one_hot(mnist.test_labels)
     for api, world in (("tf2", "tf.saved_model.load"), ("tf1", "a TF1 session")):
-        feeds = {"input": images}
-        serve = fresh_process.run(directory, api, "serving_default", feeds, ["prediction"])
-        worst = float(np.max(np.abs(serve["prediction"] - before_save.probabilities)))
-        assert worst <= PROBABILITY_TOLERANCE, (
-            f"reloaded elsewhere through {world}, 'prediction' differs from before save by up "
-            f"to {worst:.3g}: is it mapped to y_pred, and were the trained weights exported?"
-        )
-        feeds = {"input": images, "label": labels}
-        evaluated = fresh_process.run(directory, api, "evaluate", feeds, ["accuracy"])
-        accuracy = float(evaluated["accuracy"])
-        assert same_count(accuracy, before_save.score), accuracy_problem(
-            accuracy,
-            before_save.score,
-            source=f"reloaded elsewhere through {world}, 'accuracy' is",
-        )
+        check_reloaded_elsewhere(
+            fresh_process, directory, before_save, mnist.test_images, labels, api=api,
+            serve="serving_default",
+            prediction_problem=f"reloaded elsewhere through {world}, 'prediction' differs from "
+            "before save by up to {worst:.3g}: is it mapped to y_pred, and were the trained "
+            "weights exported?",
+            accuracy_source=f"reloaded elsewhere through {world}, 'accuracy' is",
+        )  # fmt: skip
 
 
 @pytest.mark.function("save")
@@ -190,14 +179,12 @@ def test_save_exports_the_trained_weights(student_export, reference_trained, tra
         "the export has no variables/: the Builder writes them from the session given to "
         "add_meta_graph_and_variables, when builder.save() runs"
     )
-    checkpoint = tf.train.load_checkpoint(str(variables))
-    for name in reference_trained.model.values(trainable_only=True):
-        key = name.removesuffix(":0")
-        assert checkpoint.has_tensor(key), f"the exported variables have no {key!r}"
-        assert np.array_equal(checkpoint.get_tensor(key), trained_snapshot[name]), (
-            f"the exported {key!r} differs from the trained value: do not initialise anything "
-            "in save(), and export the session you were given"
-        )
+    check_exports_the_trained_variables(
+        variables,
+        reference_trained,
+        trained_snapshot,
+        fix="do not initialise anything in save(), and export the session you were given",
+    )
 
 
 @pytest.mark.function("save")
@@ -247,30 +234,17 @@ def test_save_accuracy_answers_each_run_for_its_own_digits(
         return
     loader = in_session(reference.load_signature_tensors, "evaluate")
     with loaded_with(SESSION_KIND, loader, directory, "evaluate") as loaded:
-        tensors, session = loaded.value, loaded.session
-
-        def run_accuracy(images, one_hot_labels):
-            feed = {tensors["input"]: images, tensors["label"]: one_hot_labels}
-            return session.run(tensors["accuracy"], feed)
-
-        check(run_accuracy, *data, "loaded once into a TF1 session")
+        check(accuracy_run_in_the_session(loaded, "label"), *data, "loaded once into a TF1 session")
 
 
 # --- load_signature_tensors --------------------------------------------------
 
 
-@pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(EXPECTED_SIGNATURES), ids=key_id)
-def test_load_signature_tensors_in_tf2_describes_a_tf1_export(student, reference_export, key):
-    description = student.load_signature_tensors(str(reference_export.directory), key)
-    describe_check(description, key)
-    inputs, outputs = EXPECTED_SIGNATURES[key]
-    for side, expected in (("inputs", inputs), ("outputs", outputs)):
-        found = {name: spec.shape.as_list() for name, spec in description[side].items()}
-        wanted = {name: [None if d == -1 else d for d in shape] for name, shape in expected.items()}
-        assert found == wanted, (
-            f"signature {key!r}: your {side} are {found}; the export says {wanted}"
-        )
+test_load_signature_tensors_in_tf2_describes_a_tf1_export = (
+    shared_tests.describes_the_signature_test(
+        EXPECTED_SIGNATURES, describe_check, where="signature {key}: your ", with_dtypes=False
+    )
+)
 
 
 from savedmodel_kata.plugin.shared_tests import (  # noqa: E402, F401, I001

@@ -263,25 +263,66 @@ def parameter_report(shapes: list[tuple], names: list[str]) -> str | None:
 
 def describe_check(description, key) -> None:
     """Assert that a TF2 signature description has the shape exercises 2 and 4 ask for."""
-    from savedmodel_kata.tensorflow_setup import import_tensorflow
-
-    tf = import_tensorflow()
     assert isinstance(description, dict) and {"inputs", "outputs", "function", "loaded"} <= set(
         description
     ), (
         f"load_signature_tensors(export_dir, {key!r}) returned {description!r}; expected a dict "
         "with 'inputs', 'outputs', 'function' and 'loaded'"
     )
-    for side in ("inputs", "outputs"):
-        specs = description[side]
-        assert isinstance(specs, dict) and all(
-            isinstance(s, tf.TensorSpec) for s in specs.values()
-        ), f"description[{side!r}] is {specs!r}; expected a dict from names to tf.TensorSpec" + (
-            " (a TF1 export's structured_outputs are tensors: tf.TensorSpec.from_tensor)"
-            if side == "outputs"
-            else ""
-        )
+    check_sides_are_specs(
+        description,
+        lambda side, specs: (
+            f"description[{side!r}] is {specs!r}; expected a dict from names to tf.TensorSpec"
+            + (
+                " (a TF1 export's structured_outputs are tensors: tf.TensorSpec.from_tensor)"
+                if side == "outputs"
+                else ""
+            )
+        ),
+    )
     assert callable(description["function"]), "description['function'] is not callable"
+
+
+def are_tensor_specs(specs) -> bool:
+    """Whether `specs` is what a loader returns for a signature's side: {name: tf.TensorSpec}."""
+    from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    return isinstance(specs, dict) and all(isinstance(s, tf.TensorSpec) for s in specs.values())
+
+
+def check_sides_are_specs(described, problem) -> None:
+    """Assert that `described`'s 'inputs' and 'outputs' are each {name: tf.TensorSpec};
+    `problem(side, specs)` says what one is instead."""
+    for side in ("inputs", "outputs"):
+        specs = described[side]
+        assert are_tensor_specs(specs), problem(side, specs)
+
+
+def _as_loaded(declared):
+    """A declared spec ((dtype, shape) or a shape, -1 for any batch as the proto stores it) as a
+    loaded tf.TensorSpec shows it: None for any batch."""
+    if isinstance(declared, tuple):
+        dtype, shape = declared
+        return dtype, [None if d == -1 else d for d in shape]
+    return [None if d == -1 else d for d in declared]
+
+
+def check_specs_as_exported(
+    described, declared, where: str, *, with_dtypes: bool = True, no_inputs: str = ""
+) -> None:
+    """Assert that `described`'s 'inputs' and 'outputs' ({name: tf.TensorSpec}) are the
+    `declared` pair's ({name: (dtype, shape)}, or {name: shape} without `with_dtypes`).
+    `where` begins the message; `no_inputs` ends it when no input was described."""
+    for side, expected in zip(("inputs", "outputs"), declared, strict=True):
+        found = {
+            name: (spec.dtype, spec.shape.as_list()) if with_dtypes else spec.shape.as_list()
+            for name, spec in described[side].items()
+        }
+        wanted = {name: _as_loaded(spec) for name, spec in expected.items()}
+        assert found == wanted, f"{where}{side} are {found}; the export says {wanted}" + (
+            no_inputs if side == "inputs" and not found else ""
+        )
 
 
 @contextmanager
@@ -421,19 +462,38 @@ def check_a_new_model_each_call(first, second) -> None:
     )
 
 
-def check_computes_the_tutorials_function(kind, create_model, before_save, images) -> None:
-    """Given the reference's trained weights, the model computes the reference's probabilities."""
+ARCHITECTURE_PROBLEM = (
+    "with the reference's trained weights in your variables, your model's probabilities "
+    "differ from the reference's by up to {worst:.3g}. The layers compute something else: "
+    "check the order (conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride "
+    "2, the ReLU on dense 32 and none on dense 10, that flatten keeps the [batch, 3, 3, 4] "
+    "order, and that there are no other layers (no dropout)."
+)
+
+
+def looks_like_probabilities(scores: np.ndarray) -> bool:
+    """Whether a model's outputs are non-negative rows that each sum to 1."""
+    return bool(np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3))
+
+
+def check_model_type(model, expected_type: type, expected: str) -> None:
+    """Assert that create_model's `model` is an `expected_type` (`expected` describes it)."""
+    assert isinstance(model, expected_type), (
+        f"create_model returned {type(model).__name__}; expected {expected}"
+    )
+
+
+def check_computes_the_tutorials_function(
+    kind, create_model, before_save, images, *, predict=None, problem=ARCHITECTURE_PROBLEM
+) -> None:
+    """Given the reference's trained weights, the model computes the reference's probabilities:
+    `predict(model, images)` computes them (by default the kind's), `problem` says what is
+    wrong ({worst}: the largest difference)."""
     with opened(kind, kind.new_model(create_model, for_training=False)) as model:
         kind.assign(model, before_save.weights)
-        probabilities = kind.predict(model, images)
+        probabilities = (predict or kind.predict)(model, images)
     worst = float(np.max(np.abs(probabilities - before_save.probabilities)))
-    assert worst <= ARCHITECTURE_TOLERANCE, (
-        f"with the reference's trained weights in your variables, your model's probabilities "
-        f"differ from the reference's by up to {worst:.3g}. The layers compute something else: "
-        "check the order (conv, ReLU, pool), 'SAME' convolutions, 'VALID' 2x2 pools with stride "
-        "2, the ReLU on dense 32 and none on dense 10, that flatten keeps the [batch, 3, 3, 4] "
-        "order, and that there are no other layers (no dropout)."
-    )
+    assert worst <= ARCHITECTURE_TOLERANCE, problem.format(worst=worst)
 
 
 def check_trains_like_the_reference(student_trained, reference_trained) -> None:
@@ -483,6 +543,19 @@ def batches_for_one_load(probabilities, labels) -> list[tuple[np.ndarray, Score]
         np.concatenate([np.flatnonzero(~right)[:12], np.flatnonzero(right)[:4]]),
     ]
     return [(rows, Score(int(np.sum(right[rows])), len(rows))) for rows in batches]
+
+
+def check_answers_each_batch(accuracy_of, before_save, data, source: str) -> None:
+    """An export's accuracy, loaded once and fed batches_for_one_load's batches in turn as a
+    client feeds it: `accuracy_of(images, labels)` is what it gives; `source` says who gives
+    it ({call}: the first or second call)."""
+    earlier: list[Score] = []
+    batches = batches_for_one_load(before_save.probabilities, data.test_labels)
+    for call, (rows, expected) in zip(("first", "second"), batches, strict=True):
+        accuracy = accuracy_of(data.test_images[rows], data.test_labels[rows])
+        problem = batch_accuracy_problem(accuracy, expected, earlier, source.format(call=call))
+        assert problem is None, problem
+        earlier.append(expected)
 
 
 def batch_accuracy_problem(accuracy, expected: Score, earlier: list[Score], source: str):

@@ -6,6 +6,10 @@ pytest collects each there as that exercise's test: its name, its `function` mar
 module's fixtures. They reach the exercise only through its kind (savedmodel_kata/kinds/),
 which knows how its functions are called and which signature its evaluate reads
 (`kind.evaluate_key`). What one exercise alone checks stays in its own module.
+
+Where exercises check the same thing in their own words, or through their own calls, a
+function here (`..._test`) makes the test from those: the module binds what it returns to the
+test's name (`test_save_writes_a_savedmodel_folder = savedmodel_folder_test(...)`).
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ from savedmodel_kata.kinds.base import SEED, Score
 from savedmodel_kata.kinds.graph import GraphModel, build
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
+    ARCHITECTURE_PROBLEM,
     PROBABILITY_TOLERANCE,
     SUBSET_EXAMPLES,
+    accuracy_problem,
     check_a_fraction,
     check_a_new_model_each_call,
+    check_a_savedmodel_folder,
     check_accuracy,
     check_computes_the_tutorials_function,
     check_counts_correct,
     check_end_to_end,
+    check_specs_as_exported,
     check_the_loaded_objects_own_signature,
     check_trains_from_its_own_start,
     check_trains_like_the_reference,
@@ -39,6 +47,7 @@ from savedmodel_kata.plugin.checks import (
     examples,
     initial_values_problem,
     key_id,
+    looks_like_probabilities,
     opened,
     same_count,
 )
@@ -48,7 +57,77 @@ from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 tf = import_tensorflow()
 
+
+def any_batch_size(*, max_examples: int, largest: int, explicit: tuple[int, ...]):
+    """Hypothesis' batch sizes for a test's `batch_size`: the `explicit` ones, then up to
+    `max_examples` drawn from 1 to `largest`."""
+
+    def decorate(test):
+        for size in reversed(explicit):
+            test = example(batch_size=size)(test)
+        sizes = given(batch_size=st.integers(min_value=1, max_value=largest))
+        return settings(max_examples=examples(max_examples))(sizes(test))
+
+    return decorate
+
+
 # --- create_model ------------------------------------------------------------
+
+
+def output_shape_test(logits_of, *, max_examples: int, dtype=None):
+    """create_model's test that its model gives [batch, 10] logits (of `dtype`, if given) for
+    any batch; `logits_of(model, images)` calls the model."""
+
+    @pytest.mark.function("create_model")
+    @any_batch_size(max_examples=max_examples, largest=64, explicit=(1, 33))
+    def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
+        images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
+        logits = logits_of(student_model(), images)
+        if dtype is None:
+            assert logits.shape == (batch_size, 10), (
+                f"a batch of {batch_size} gave logits shaped {logits.shape}"
+            )
+            return
+        assert logits.shape == (batch_size, 10) and logits.dtype == dtype, (
+            f"a batch of {batch_size} images gave {logits.dtype} logits shaped {logits.shape}; "
+            f"expected {np.dtype(dtype).name} ({batch_size}, 10)"
+        )
+
+    return test_create_model_output_shape_for_any_batch_size
+
+
+def logits_not_probabilities_test(logits_of, *, lesson: str):
+    """create_model's test that its model's outputs are logits; `lesson` when they look like
+    probabilities."""
+
+    @pytest.mark.function("create_model")
+    def test_create_model_returns_logits_not_probabilities(student_model):
+        images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
+        assert not looks_like_probabilities(logits_of(student_model(), images)), lesson
+
+    return test_create_model_returns_logits_not_probabilities
+
+
+def computes_the_tutorials_function_test(logits_of=None, *, problem: str = ARCHITECTURE_PROBLEM):
+    """create_model's test that, given the reference's trained weights, its model computes the
+    reference's probabilities: the softmax of `logits_of(model, images)` (by default the
+    kind's prediction); `problem` says what is wrong ({worst}: the largest difference)."""
+
+    def softmax_of_logits(model, images):
+        return tf.nn.softmax(logits_of(model, images)).numpy()
+
+    @pytest.mark.function("create_model")
+    def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
+        check_computes_the_tutorials_function(
+            kind,
+            student.create_model,
+            before_save,
+            mnist.test_images,
+            predict=softmax_of_logits if logits_of else None,
+            problem=problem,
+        )
+
+    return test_create_model_computes_the_tutorials_function
 
 
 @pytest.mark.function("create_model")
@@ -81,12 +160,8 @@ def test_create_model_starts_from_the_tutorials_initial_values(student_model):
     assert problem is None, f"create_model: {problem}"
 
 
-# Exercises 2 and 3 check it calling their model themselves, for lessons of their own.
-@pytest.mark.function("create_model")
-def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
-    check_computes_the_tutorials_function(
-        kind, student.create_model, before_save, mnist.test_images
-    )
+# Exercises 2 and 3 make it calling their model themselves, for lessons of their own.
+test_create_model_computes_the_tutorials_function = computes_the_tutorials_function_test()
 
 
 # --- create_model, a graph-mode model's (exercises 1 and 4) --------------------
@@ -106,7 +181,107 @@ def test_create_model_returns_logits_not_probabilities(student_model):
     graph_checks.check_logits_not_probabilities(student_model())
 
 
+# --- save --------------------------------------------------------------------
+
+
+def savedmodel_folder_test(*, no_model: str, no_variables: str | None):
+    """save's test that it writes a SavedModel folder: its proto (else `no_model`) and its
+    variables (else `no_variables`; None: another test says what of them is missing). The
+    messages are check_a_savedmodel_folder's templates."""
+
+    @pytest.mark.function("save")
+    def test_save_writes_a_savedmodel_folder(student_export):
+        check_a_savedmodel_folder(
+            student_export().directory, no_model=no_model, no_variables=no_variables
+        )
+
+    return test_save_writes_a_savedmodel_folder
+
+
+def reloaded_elsewhere_test(
+    serve: str, *, prediction_problem: str, accuracy_source: str, accuracy_fix: str = ""
+):
+    """save's test that its export, reloaded by TF2 in a fresh process, serves the trained
+    model's probabilities (signature `serve`) and accuracy ('evaluate'); the messages as
+    check_reloaded_elsewhere takes them."""
+
+    @pytest.mark.function("save")
+    def test_save_export_reloaded_elsewhere(student_export, fresh_process, before_save, mnist):
+        check_reloaded_elsewhere(
+            fresh_process, student_export().directory, before_save, mnist.test_images,
+            mnist.test_labels, api="tf2", serve=serve, prediction_problem=prediction_problem,
+            accuracy_source=accuracy_source, accuracy_fix=accuracy_fix,
+        )  # fmt: skip
+
+    return test_save_export_reloaded_elsewhere
+
+
+def check_reloaded_elsewhere(
+    fresh_process, directory, before_save, images, labels, *, api: str, serve: str,
+    prediction_problem: str, accuracy_source: str, accuracy_fix: str = "",
+) -> None:  # fmt: skip
+    """The export in `directory`, reloaded in a fresh process by `api` (tf1, tf2), gives the
+    trained model's probabilities through signature `serve` (else `prediction_problem`, with
+    {worst}: the largest difference) and its accuracy through 'evaluate' fed `labels` (else
+    accuracy_problem's message from `accuracy_source`, then `accuracy_fix`)."""
+    served = fresh_process.run(directory, api, serve, {"input": images}, ["prediction"])
+    worst = float(np.max(np.abs(served["prediction"] - before_save.probabilities)))
+    assert worst <= PROBABILITY_TOLERANCE, prediction_problem.format(worst=worst)
+    feeds = {"input": images, "label": labels}
+    evaluated = fresh_process.run(directory, api, "evaluate", feeds, ["accuracy"])
+    accuracy = float(evaluated["accuracy"])
+    assert same_count(accuracy, before_save.score), (
+        accuracy_problem(accuracy, before_save.score, source=accuracy_source) + accuracy_fix
+    )
+
+
+def exports_each_model_test(served, *, fix: str):
+    """save's test that, called for two models in turn, it exports each: `served(kind, student,
+    model, directory, images, labels)` exports `model` into `directory` with the student's save
+    and returns what the export predicts and its accuracy; `fix` ends the message."""
+
+    @pytest.mark.function("save")
+    def test_save_exports_each_model_it_is_given(
+        kind, student, reference, student_export, trained_copy, new_export_dir, mnist
+    ):
+        def served_by_students_save(model, images, labels):
+            return served(kind, student, model, new_export_dir(), images, labels)
+
+        check_exports_each_model_it_is_given(
+            kind, reference, student_export, trained_copy, mnist, served_by_students_save, fix=fix
+        )
+
+    return test_save_exports_each_model_it_is_given
+
+
 # --- save, a graph-mode model's (exercises 1 and 4) -------------------------------
+
+
+def check_exports_the_trained_variables(
+    variables: Path, reference_trained, trained_snapshot, *, fix: str
+) -> None:
+    """The checkpoint `variables` (an export's variables/variables) holds every trainable
+    variable of the graph model, at its trained value (else `fix` says why it is not)."""
+    checkpoint = tf.train.load_checkpoint(str(variables))
+    for name in reference_trained.model.values(trainable_only=True):
+        key = name.removesuffix(":0")
+        assert checkpoint.has_tensor(key), f"the exported variables have no {key!r}"
+        assert np.array_equal(checkpoint.get_tensor(key), trained_snapshot[name]), (
+            f"the exported {key!r} differs from the trained value: {fix}"
+        )
+
+
+def accuracy_run_in_the_session(loaded, label_key: str):
+    """Runs of the accuracy tensor a graph loader returned, in its session: fed images and
+    one-hot labels (under `label_key`), as check_accuracy_of_each_run calls it."""
+    tensors, session = loaded.value, loaded.session
+
+    def run_accuracy(images, one_hot_labels):
+        feed = {tensors["input"]: images, tensors[label_key]: one_hot_labels}
+        return session.run(tensors["accuracy"], feed)
+
+    return run_accuracy
+
 
 # Other names than the tutorial's, for the tensors the harness passes to save().
 OTHER_TENSOR_NAMES = {
@@ -155,6 +330,48 @@ def exported_with_other_tensor_names(
             )
     directory = relocate(written, new_export_dir()).directory
     return OtherNamesExport(directory, images, labels, expected, score)
+
+
+# --- load_signature_tensors --------------------------------------------------
+
+
+def describes_the_signature_test(signatures: dict, check_described, *, where: str, **compared):
+    """load_signature_tensors' test that, for each key of `signatures` ({key: (inputs,
+    outputs)} as the export declares them), it describes that signature's specs:
+    `check_described(description, key)` checks what it returned, check_specs_as_exported
+    the specs (`where`, with {key}, begins its message; `compared`: its other options)."""
+
+    @pytest.mark.function("load_signature_tensors")
+    @pytest.mark.parametrize("key", sorted(signatures), ids=key_id)
+    def test_load_signature_tensors_describes_the_signature(student, reference_export, key):
+        description = student.load_signature_tensors(str(reference_export.directory), key)
+        check_described(description, key)
+        check_specs_as_exported(
+            description, signatures[key], where.format(key=repr(key)), **compared
+        )
+
+    return test_load_signature_tensors_describes_the_signature
+
+
+def rewritten_path_test(predict, reads: tuple[str, str], fix: str):
+    """load_signature_tensors' test that a folder replaced by a newer export is loaded anew:
+    `predict(load_signature_tensors, path, images)` loads `path` with it and predicts through
+    what it returned; `reads` and `fix` as check_loads_an_export_rewritten_at_the_same_path
+    takes them."""
+
+    @pytest.mark.function("load_signature_tensors")
+    def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
+        kind, student, reference, reference_export, new_export_dir, before_save, mnist
+    ):
+        def predicted(path, images):
+            return predict(student.load_signature_tensors, path, images)
+
+        check_loads_an_export_rewritten_at_the_same_path(
+            kind, reference, reference_export, new_export_dir, before_save, mnist, predicted,
+            reads=reads, fix=fix,
+        )  # fmt: skip
+
+    return test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path
 
 
 # --- load_signature_tensors, loading the TF2 way (exercises 2 and 4) ------------
