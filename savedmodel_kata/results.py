@@ -13,8 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any, NamedTuple
 
 from savedmodel_kata.catalogue import END_TO_END, Exercise
+
+
+class Graded(NamedTuple):
+    """What a test grades, and what a function's score counts: one key for both, so that
+    results are matched to their function one way (`TestResult.graded`, `FunctionScore.graded`)."""
+
+    exercise: str  # the exercise's id, e.g. "ex01"
+    function: str  # one of its functions, or END_TO_END
 
 
 class Failure(str, Enum):
@@ -55,13 +64,17 @@ class TestResult:
     def name(self) -> str:
         return self.nodeid.split("::")[-1]
 
-    def to_json(self) -> dict:
+    @property
+    def graded(self) -> Graded:
+        return Graded(self.exercise, self.function)
+
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["failure"] = self.failure.value if self.failure else None
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> TestResult:
+    def from_json(cls, data: dict[str, Any]) -> TestResult:
         failure = Failure(data["failure"]) if data.get("failure") else None
         return cls(**{**data, "failure": failure})
 
@@ -76,6 +89,10 @@ class FunctionScore:
     total: int
     state: State
     failures: tuple[TestResult, ...] = ()
+
+    @property
+    def graded(self) -> Graded:
+        return Graded(self.exercise.id, self.function)
 
     @property
     def first_failure(self) -> TestResult | None:
@@ -111,11 +128,13 @@ def earned_points(points: float, passed: int, total: int) -> float:
 
 def score(results: Iterable[TestResult], exercises: Iterable[Exercise]) -> Scores:
     """Points and state for every function of `exercises` (the end-to-end test counts as one)."""
-    results = list(results)
+    by_graded: dict[Graded, list[TestResult]] = {}
+    for result in results:
+        by_graded.setdefault(result.graded, []).append(result)
     scores = Scores()
     for exercise in exercises:
         for function in exercise.graded_functions:
-            mine = [r for r in results if r.exercise == exercise.id and r.function == function.name]
+            mine = by_graded.get(Graded(exercise.id, function.name), [])
             if function.name == END_TO_END and not mine:
                 continue
             failed = tuple(r for r in mine if not r.passed)

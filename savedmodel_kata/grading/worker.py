@@ -97,21 +97,21 @@ class EventPipe:
         while data:
             data = data[os.write(self.fd, data) :]
 
-    def collected(self, items) -> None:
-        tests = []
-        for item in items:
-            properties = dict(item.user_properties)
-            if "exercise" in properties:
-                tests.append(
-                    {
-                        "nodeid": item.nodeid,
-                        "exercise": properties["exercise"],
-                        "function": properties["function"],
-                        "target": properties["target"],
-                        "hidden": bool(properties.get("hidden")),
-                    }
-                )
-        self.put(event="collected", tests=tests)
+    def collected(self, tests: dict) -> None:
+        """The exercise tests collected: nodeid -> the plugin's KataTest (recorder.py)."""
+        self.put(
+            event="collected",
+            tests=[
+                {
+                    "nodeid": nodeid,
+                    "exercise": test.exercise.id,
+                    "function": test.function,
+                    "target": test.target,
+                    "hidden": test.hidden,
+                }
+                for nodeid, test in tests.items()
+            ],
+        )
 
 
 def _limit_memory() -> None:

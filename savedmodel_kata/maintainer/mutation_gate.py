@@ -36,6 +36,7 @@ import pytest
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.catalogue import tomllib
+from savedmodel_kata.plugin.run import KataTest, kata_test_of
 from savedmodel_kata.results import Failure, TestResult
 
 MAX_REPORT_LINES = 30
@@ -228,42 +229,45 @@ class _OnlyWhatTheCaseNeeds:
         self.cases = cases  # target -> its case
         self.reached = reached  # target -> the functions its change can reach
         self.settled: set[str] = set()
+        self.tests: dict[str, KataTest] = {}  # nodeid -> the test, for its reports
 
-    def _case(self, item_or_report) -> Mistake | Alternative | None:
-        return self.cases.get(dict(item_or_report.user_properties).get("target"))
-
-    @pytest.hookimpl(trylast=True)  # after the plugin has recorded each test's target
+    @pytest.hookimpl(trylast=True)  # after the plugin's own ordering of the items
     def pytest_collection_modifyitems(self, config, items):
         keep, drop = [], []
         for item in items:
-            properties = dict(item.user_properties)
-            case = self.cases.get(properties.get("target"))
+            test = kata_test_of(item)
+            case = self.cases.get(test.target) if test is not None else None
             if case is None:
                 keep.append(item)
                 continue
+            self.tests[item.nodeid] = test
             # A test of one function calls no other function of the code under test (the
             # plugin enforces it): a function the change cannot reach passes or fails as on
             # the reference, so its tests would only cost time.
             if isinstance(case, Mistake):
                 needed = {case.function}
             else:
-                needed = {*self.reached[properties["target"]], catalogue.END_TO_END}
-            (keep if properties.get("function") in needed else drop).append(item)
+                needed = {*self.reached[test.target], catalogue.END_TO_END}
+            (keep if test.function in needed else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
     @pytest.hookimpl(tryfirst=True)  # before any fixture is set up (skipped: left out in run())
     def pytest_runtest_setup(self, item):
-        if dict(item.user_properties).get("target") in self.settled:
+        test = kata_test_of(item)
+        if test is not None and test.target in self.settled:
             pytest.skip("the case holds already")
 
     def pytest_runtest_logreport(self, report):
-        case, text = self._case(report), report.longreprtext
+        test = self.tests.get(report.nodeid)
+        case = self.cases.get(test.target) if test is not None else None
+        if not isinstance(case, Mistake) or not report.failed or report.when == "teardown":
+            return
+        text = report.longreprtext
         fits = len(text.splitlines()) + WHERE_TO_LOOK_LINES <= MAX_REPORT_LINES
-        teaches = report.failed and report.when != "teardown" and case.lesson in text
-        if isinstance(case, Mistake) and teaches and fits:
-            self.settled.add(dict(report.user_properties)["target"])
+        if case.lesson in text and fits:
+            self.settled.add(test.target)
 
 
 def run(

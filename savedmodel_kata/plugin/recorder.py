@@ -9,12 +9,16 @@ leaves a record of what ran.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from savedmodel_kata.plugin.run import KataTest, kata_test_of
 from savedmodel_kata.results import Failure, TestResult
 
+if TYPE_CHECKING:  # pytest's types only: the recorder is imported before pytest runs
+    import pytest
 
-def result_of(test: KataTest, report) -> TestResult:
+
+def result_of(test: KataTest, report: pytest.TestReport) -> TestResult:
     """The TestResult of a setup or call report of an exercise test.
 
     A skipped test did not pass: it is recorded as failed (not run, or the failure its skip
@@ -40,7 +44,7 @@ def result_of(test: KataTest, report) -> TestResult:
     )
 
 
-def _skip_reason(report) -> str:
+def _skip_reason(report: pytest.TestReport) -> str:
     # A skip's longrepr is (path, line, "Skipped: reason").
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
@@ -52,26 +56,26 @@ class ResultRecorder:
 
     def __init__(
         self,
-        on_collected: Callable[[list], None] | None = None,
+        on_collected: Callable[[dict[str, KataTest]], None] | None = None,
         on_start: Callable[[str], None] | None = None,
         on_result: Callable[[TestResult], None] | None = None,
-    ):
+    ) -> None:
         self.results: list[TestResult] = []
         self.errors: list[str] = []
         self.exit_code: int | None = None
         self._tests: dict[str, KataTest] = {}  # nodeid -> what the plugin decided for it
         self._on_collected, self._on_start, self._on_result = on_collected, on_start, on_result
 
-    def pytest_collection_finish(self, session) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._tests = {item.nodeid: test for item in session.items if (test := kata_test_of(item))}
         if self._on_collected:
-            self._on_collected(session.items)
+            self._on_collected(self._tests)
 
-    def pytest_runtest_logstart(self, nodeid, location) -> None:
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         if self._on_start:
             self._on_start(nodeid)
 
-    def pytest_runtest_logreport(self, report) -> None:
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # A test that errors or is skipped in setup never runs: its setup report is its result.
         if report.when == "call" or (report.when == "setup" and not report.passed):
             test = self._tests.get(report.nodeid)
@@ -83,9 +87,9 @@ class ResultRecorder:
         elif report.failed:
             self.errors.append(f"{report.nodeid} {report.when}: {report.longreprtext}")
 
-    def pytest_collectreport(self, report) -> None:
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.errors.append(report.longreprtext)
 
-    def pytest_sessionfinish(self, session, exitstatus) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.exit_code = int(exitstatus)
