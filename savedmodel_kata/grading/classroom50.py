@@ -237,7 +237,7 @@ def release_body(graded: GradingResults) -> str:
         lines.append(f"| {name} | {passed} | {earned} / {reports.points(points / POINT_SCALE)} |")
     lines.append("")
     if graded.problems:
-        lines += ["**Problems while grading** (each costs only its own exercise):", ""]
+        lines += ["**Problems while grading** (each costs only the exercise it names):", ""]
         lines += [f"- {problem}" for problem in graded.problems] + [""]
     if _notes(graded):
         lines += ["**Your files:**", ""] + [f"- {note}" for note in _notes(graded)] + [""]
@@ -252,7 +252,11 @@ def release_body(graded: GradingResults) -> str:
     for function in scores.functions:
         if function.state == State.PASSING or not function.failures:
             continue
-        text = _clip(reports.function_output(function), LESSON_LIMIT)
+        first = function.first_failure
+        if function.state == State.NOT_STARTED and first is not None and not first.hidden:
+            text = first.message.strip()  # the stub's pointer, once, not once per test
+        else:
+            text = _clip(reports.function_output(function), LESSON_LIMIT)
         if used + len(text) > LESSONS_LIMIT:
             lessons.append("More failing functions: their lessons are in the job log.")
             break
@@ -267,7 +271,7 @@ def release_body(graded: GradingResults) -> str:
             "",
         ]
     if lessons:
-        lines += ["**What to fix** (run the same tests with `kata watch`):", "", *lessons]
+        lines += ["**What to fix**, function by function:", "", *lessons]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -278,6 +282,9 @@ def render(report: Path, identity: Path, out: Path, problems: list[str]) -> None
     result = result_json(graded, json.loads(identity.read_text()))
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "release-body.md").write_text(release_body(graded))
+    for function in graded.scores.functions:  # the job log: every visible lesson, uncut
+        if function.state != State.PASSING and function.failures:
+            print(f"\n{reports.function_label(function)}:\n{reports.function_output(function)}")
 
 
 def main(argv: list[str] | None = None) -> int:
