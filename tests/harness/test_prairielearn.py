@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,18 @@ HIDDEN_TEST = (
     "def test_evaluate_an_expectation_no_submission_meets(student):\n"
     '    assert False, "SECRET lesson of a hidden test"\n'
 )
+# info.json's schema (PrairieLearn's QuestionJsonSchema) is strict: no other keys.
+QUESTION_KEYS = {
+    *("comment", "uuid", "type", "title", "topic", "tags", "authors", "clientFiles"),
+    *("clientTemplates", "template", "gradingMethod", "singleVariant", "showCorrectAnswer"),
+    *("partialCredit", "options", "externalGradingOptions", "dependencies", "workspaceOptions"),
+    *("sharingSets", "sharePublicly", "shareSourcePublicly"),
+}
+GRADING_KEYS = {
+    *("comment", "image", "entrypoint", "serverFilesCourse", "timeout", "enableNetworking"),
+    "environment",
+}
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATA_JSON = {
     "params": {},
     "correct_answers": {},
@@ -265,8 +278,11 @@ def test_the_course_files_name_the_image_and_an_entrypoint_within_prairielearns_
         folder = tmp_path / "questions" / prairielearn.question_name(exercise)
         info = json.loads((folder / "info.json").read_text())
         uuids.add(info["uuid"])
+        assert UUID.match(info["uuid"]) and set(info) <= QUESTION_KEYS, info
+        assert info["type"] == "v3" and info["title"] and info["topic"]
         assert info["gradingMethod"] == "External"
         options = info["externalGradingOptions"]
+        assert set(options) <= GRADING_KEYS, options
         assert options["image"] == "someone/savedmodel-kata-grader:1"
         assert 0 < options["timeout"] <= 600 and options["enableNetworking"] is False
         command = options["entrypoint"]
