@@ -30,6 +30,7 @@ KINDS = {
     "module": "savedmodel_kata.kinds.module:ModuleKind",
     "keras": "savedmodel_kata.kinds.keras:KerasKind",
     "serving": "savedmodel_kata.kinds.serving:ServingKind",
+    "checkpoint": "savedmodel_kata.kinds.checkpoint:CheckpointKind",
 }
 
 
