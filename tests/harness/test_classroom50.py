@@ -188,12 +188,19 @@ def by_name(result: dict) -> dict[str, dict]:
 # --- the grades -----------------------------------------------------------------------------
 
 
-def test_the_stubs_score_zero_of_the_assignments_points(bundle, runner_temp, template, tmp_path):
+def test_the_stubs_score_zero_even_with_a_renderer_of_their_own(
+    bundle, runner_temp, template, tmp_path
+):
     checkout = student_checkout(template, tmp_path / "student", {})
+    # The checkout holds the student's copy of the harness: one that would give full marks.
+    forged = checkout / "savedmodel_kata" / "grading" / "classroom50.py"
+    forged.write_text(forged.read_text().replace('"score": score,', '"score": 1000,'))
+    git(checkout, "commit", "-qam", "full marks, please")
     result, body, _ = autograde(bundle, runner_temp, checkout)
     assert (result["score"], result["max-score"]) == (0, classroom50.scaled(EX1.points))
     assert not any(test["passed"] for test in result["tests"])
     assert "not implemented" in body
+    assert result["kata"]["tampered"] == ["savedmodel_kata/grading/classroom50.py"]
 
 
 def test_the_solutions_get_full_marks_equal_to_the_kata_grade(

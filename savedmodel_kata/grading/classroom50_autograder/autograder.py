@@ -228,7 +228,8 @@ def grade(config: dict, started: float) -> None:
     for number in config["exercises"]:
         command += ["--exercise", str(number)]
     environment = dict(os.environ, KATA_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1")
-    environment.pop("KATA_ROOT", None)
+    for name in ("KATA_ROOT", "PYTHONPATH"):
+        environment.pop(name, None)
     status = run_logged(
         command, log, deadline - STOP_GRACE_SECONDS, cwd=str(harness), env=environment
     )
@@ -254,7 +255,9 @@ def grade(config: dict, started: float) -> None:
               "--identity", str(work / "identity.json"), "--out", str(CHECKOUT)]  # fmt: skip
     for problem in problems:
         render += ["--problem", problem]
-    if run_logged(render, log, time.monotonic() + 60, env=environment) != 0:
+    # From the harness, as the grading: `python -m` imports from its working directory first,
+    # and the checkout holds the student's own copy of the package.
+    if run_logged(render, log, time.monotonic() + 60, cwd=str(harness), env=environment) != 0:
         raise NotGraded("The grading's report could not be turned into a result.")
     score = json.loads(RESULT.read_text())
     print(f"autograder: {score['score']} / {score['max-score']} (hundredths of a point)")
