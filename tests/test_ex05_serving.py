@@ -125,6 +125,12 @@ SUBPROCESS_TIMEOUT = 300  # a safety net, never a measure: a hung command fails,
 # --- helpers -----------------------------------------------------------------
 
 
+def labels_answered(description, pixels) -> tuple[list[str], np.ndarray]:
+    """The labels and digits the described function answers for the first ten digits."""
+    outputs = description["function"](pixels=tf.constant(pixels[:10]))
+    return decoded(outputs["label"].numpy()), outputs["digit"].numpy()
+
+
 def decoded(labels) -> list[str]:
     return [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in labels]
 
@@ -368,6 +374,19 @@ def scaling_cause(probabilities, pixels, by_hand) -> str:
         if worst <= PROBABILITY_TOLERANCE:
             return f"; they are those of pixels {scaled_so}"
     return ""
+
+
+def check_scaled_as_by_hand(probabilities, expected, pixels, by_hand, differ: str, fix: str):
+    """Assert that a signature's `probabilities` on `pixels` are `expected`; else `differ`
+    (whose differ from what), the scaling that explains them if one does, `fix` and the
+    scaling lesson."""
+    worst = float(np.max(np.abs(probabilities - expected)))
+    assert worst <= PROBABILITY_TOLERANCE, (
+        f"{differ} by up to {worst:.3g}"
+        + scaling_cause(probabilities, pixels, by_hand)
+        + fix
+        + SCALING_LESSON
+    )
 
 
 def export_students_module(kind, student, reference, trained_snapshot, factory) -> dict:
@@ -626,13 +645,14 @@ def test_create_model_probabilities_are_the_classifiers_on_pixels_scaled_by_hand
     assert probabilities.min() >= 0 and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4), (
         "'probabilities' rows do not sum to 1: return tf.nn.softmax(logits), not the logits"
     )
-    worst = float(np.max(np.abs(probabilities - expected)))
-    assert worst <= PROBABILITY_TOLERANCE, (
-        f"serving_default's probabilities differ from the classifier's on the same pixels scaled "
-        f"by hand (uint8 -> float32 / 255, channel axis added) by up to {worst:.3g}"
-        + scaling_cause(probabilities, some, by_hand)
-        + ". "
-        + SCALING_LESSON
+    check_scaled_as_by_hand(
+        probabilities,
+        expected,
+        some,
+        by_hand,
+        "serving_default's probabilities differ from the classifier's on the same pixels scaled "
+        "by hand (uint8 -> float32 / 255, channel axis added)",
+        ". ",
     )
     assert np.array_equal(answers["digit"], np.argmax(expected, axis=1)), (
         "'digit' is not the most likely digit of each image: tf.argmax(logits, axis=1)"
@@ -713,13 +733,14 @@ def test_create_model_png_and_pixel_signatures_agree(students_module_export, pix
                 f"{len(from_png['digit'])} digits: decode each PNG to one channel "
                 "(tf.io.decode_png(..., channels=1)), one image per file"
             )
-            worst = float(np.max(np.abs(from_png["probabilities"] - from_pixels["probabilities"])))
-            assert worst <= PROBABILITY_TOLERANCE, (
+            check_scaled_as_by_hand(
+                from_png["probabilities"],
+                from_pixels["probabilities"],
+                some,
+                by_hand,
                 f"classify_png's probabilities ({kind_of_png} PNG files) differ from "
-                f"serving_default's on the same digits by up to {worst:.3g}"
-                + scaling_cause(from_png["probabilities"], some, by_hand)
-                + ": decode, then preprocess exactly as serving_default (call classify_pixels). "
-                + SCALING_LESSON
+                "serving_default's on the same digits",
+                ": decode, then preprocess exactly as serving_default (call classify_pixels). ",
             )
             assert np.array_equal(from_png["digit"], from_pixels["digit"]), (
                 f"on the same {count} digits, classify_png ({kind_of_png} PNG files) answers "
@@ -779,13 +800,14 @@ def test_create_model_export_answers_moved_in_a_fresh_process(
                 f"failed: {one_line(error)}\n{run_lesson(str(error))}",
                 pytrace=False,
             )
-        worst = float(np.max(np.abs(answers["probabilities"] - expected)))
-        assert worst <= PROBABILITY_TOLERANCE, (
+        check_scaled_as_by_hand(
+            answers["probabilities"],
+            expected,
+            some,
+            by_hand,
             f"reloaded in a fresh process after a move, the {key!r} signature's probabilities "
-            f"differ from the classifier's on the same pixels / 255 by up to {worst:.3g}"
-            + scaling_cause(answers["probabilities"], some, by_hand)
-            + ". "
-            + SCALING_LESSON
+            "differ from the classifier's on the same pixels / 255",
+            ". ",
         )
         assert np.array_equal(answers["digit"], np.argmax(expected, axis=1)), (
             f"reloaded in a fresh process after a move, {key!r} answers digits "
@@ -924,9 +946,8 @@ def test_load_signature_tensors_serves_the_highest_integer_version(
         f"{description['version']!r}; expected the int {expected}: the highest integer, compared "
         "as integers (as strings '9' > '10'), whatever the folders' modification times or order"
     )
-    outputs = description["function"](pixels=tf.constant(pixels[:10]))
-    labels = decoded(outputs["label"].numpy())
-    assert labels == [EDITED_LABELS[d] for d in outputs["digit"].numpy()], (
+    labels, digits = labels_answered(description, pixels)
+    assert labels == [EDITED_LABELS[d] for d in digits], (
         f"'version' says {description['version']}, but the function answers {labels[:3]}, the "
         "labels of another folder: load the folder of the highest version"
     )
@@ -947,8 +968,7 @@ def test_load_signature_tensors_serves_a_version_written_after_an_earlier_load(
         "base's folders and load the highest at every call; never keep what an earlier call "
         "found or loaded."
     )
-    outputs = description["function"](pixels=tf.constant(pixels[:10]))
-    labels, digits = decoded(outputs["label"].numpy()), outputs["digit"].numpy()
+    labels, digits = labels_answered(description, pixels)
     old = labels == [LABELS[d] for d in digits]
     assert labels == [EDITED_LABELS[d] for d in digits], (
         f"after version 2 was written into a base loaded before at version 1, 'version' says 2 "
