@@ -47,6 +47,8 @@ INTERRUPTED_AT = (115, 130)  # two saves into one directory; the run stops after
 RESUMED_TO = 150
 KEPT_STEPS = (7, 9, 40, 120, 1000)  # five saves, one directory: the last 3 remain
 KEPT = 3
+# The steps of the reference's run whose state the tests use: its first five, for KEPT_STEPS.
+STOPS = {*range(FIRST_STEP, FIRST_STEP + len(KEPT_STEPS)), *INTERRUPTED_AT, RESUMED_TO}
 # The classifier's attributes: the structure every checkpoint of the exercise shares.
 CLASSIFIER_ATTRIBUTES = {
     f"{layer}_{part}": None
@@ -59,22 +61,33 @@ CLASSIFIER_ATTRIBUTES = {
 
 
 class ReferenceRun:
-    """The reference's model trained from its seeded start, FIRST_STEP to `stop` in one call of
-    train_steps: each state computed once per module."""
+    """The reference's model trained from its seeded start by one call of train_steps, FIRST_STEP
+    to RESUMED_TO, never interrupted: its state after each step the tests ask for (STOPS)."""
 
     def __init__(self, kind, reference, mnist):
         self.kind, self.reference, self.mnist = kind, reference, mnist
         self.snapshots = {}
-        self.losses = {}
+        self.losses: list[float] = []
+
+    def _train(self) -> None:
+        with opened(self.kind, self.kind.new_model(self.reference.create_model)) as model:
+
+            def keep(done: int) -> None:
+                if done in STOPS:
+                    self.snapshots[done] = self.kind.snapshot(model)
+
+            self.losses = train_steps(
+                model,
+                self.mnist.train_images,
+                self.mnist.train_labels,
+                FIRST_STEP,
+                RESUMED_TO,
+                keep,
+            )
 
     def snapshot(self, stop: int):
-        if stop not in self.snapshots:
-            with opened(self.kind, self.kind.new_model(self.reference.create_model)) as model:
-                losses = train_steps(
-                    model, self.mnist.train_images, self.mnist.train_labels, FIRST_STEP, stop
-                )
-                self.snapshots[stop] = self.kind.snapshot(model)
-                self.losses[stop] = losses
+        if not self.snapshots:
+            self._train()
         return self.snapshots[stop]
 
     def model(self, stop: int):
@@ -82,11 +95,15 @@ class ReferenceRun:
         return self.kind.copy(self.reference.create_model, self.snapshot(stop))
 
     def state(self, stop: int) -> list[np.ndarray]:
-        return state(self.model(stop))
+        with opened(self.kind, self.model(stop)) as model:
+            return state(model)
 
 
 @pytest.fixture(scope="module")
-def run(kind, reference, mnist) -> ReferenceRun:
+def run(request, kind, reference, mnist) -> ReferenceRun:
+    if any("resume_process" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        # Its TensorFlow import then runs on the other core while the tests before it run.
+        request.getfixturevalue("resume_process").start()
     return ReferenceRun(kind, reference, mnist)
 
 
@@ -273,8 +290,7 @@ def resumed_problem(kind, reference, run, resumed, restored_by: str) -> str | No
     uninterrupted = run.state(RESUMED_TO)
     off = differences(after, uninterrupted, names)
     if off:
-        run.snapshot(RESUMED_TO)
-        expected_losses = run.losses[RESUMED_TO][saved_at - FIRST_STEP :]
+        expected_losses = run.losses[saved_at - FIRST_STEP :]
         return (
             f"trained on from step {saved_at} to {RESUMED_TO} after the restore, the model differs "
             f"from the run never interrupted: {off} (first losses {losses[:2]}, uninterrupted "
@@ -311,6 +327,18 @@ def test_create_model_holds_the_network_and_an_adam_of_its_own(kind, student, st
     ), (
         f"the optimizer has learning rate {float(optimizer.learning_rate):.3g} and has run "
         f"{int(optimizer.iterations)} steps; expected a new Adam(learning_rate=1e-3)"
+    )
+    settings = {k: v for k, v in optimizer.get_config().items() if k != "name"}
+    tutorials = {
+        k: v
+        for k, v in keras.optimizers.Adam(learning_rate=1e-3).get_config().items()
+        if k != "name"
+    }
+    changed = {k: v for k, v in settings.items() if tutorials.get(k) != v}
+    assert not changed, (
+        f"the optimizer's settings {changed} are not the tutorial's Adam's "
+        f"({ {k: tutorials.get(k) for k in changed} }): keep Adam's defaults but the learning "
+        "rate, 1e-3"
     )
     other = kind.new_model(student.create_model)
     assert other.optimizer is not optimizer, (

@@ -19,6 +19,7 @@ data order. It runs the same in the fresh process that resumes a checkpoint.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,26 @@ def step_function(model: Any) -> Step:
 
 
 def train_steps(
-    model: Any, images: np.ndarray, labels: np.ndarray, start: int, stop: int
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    start: int,
+    stop: int,
+    after: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Train global steps start..stop-1 (step s on batch s mod batches); the losses."""
+    """Train global steps start..stop-1 (step s on batch s mod batches); the losses. `after(n)`
+    is called when n steps of the run are done (start itself included): it may read the model,
+    not change it."""
     step = step_function(model)
     batches = len(labels) // BATCH_SIZE
     losses = []
     for number in range(start, stop):
+        if after:
+            after(number)
         rows = slice((number % batches) * BATCH_SIZE, (number % batches + 1) * BATCH_SIZE)
         losses.append(float(step(images[rows], labels[rows])))
+    if after:
+        after(stop)
     return losses
 
 
