@@ -261,14 +261,15 @@ def bench_watch(table: Table) -> None:
 
 def bench_exercises(table: Table) -> None:
     """Per exercise, through its kind: training speed, export size, save and load, prediction."""
-    from savedmodel_kata import catalogue, kinds
+    from savedmodel_kata import catalogue
     from savedmodel_kata.code_under_test import import_exercise
     from savedmodel_kata.mnist import load_mnist_dataset
+    from savedmodel_kata.plugin.fixtures import exercise_kind
 
     data = load_mnist_dataset("bundled")
     images = data.test_images[:PREDICTION_IMAGES]
     for exercise in catalogue.exercises():
-        kind = kinds.for_exercise(exercise)
+        kind = exercise_kind(ROOT, exercise)
         code = import_exercise(ROOT, "solutions", exercise)
         trained = kind.train(code.create_model, data, use_cache=False)
         per_epoch = statistics.median(e.seconds for e in trained.stats.epochs)

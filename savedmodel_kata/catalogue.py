@@ -50,6 +50,9 @@ class Exercise:
     title: str
     functions: tuple[Function, ...]
     end_to_end_points: int = 0
+    # The earlier exercise whose reference model this one's create_model is given, if any:
+    # whoever reads the repository's solutions hands it to the kind (never the kind itself).
+    builds_on: int | None = None
 
     @property
     def file_name(self) -> str:
@@ -102,11 +105,21 @@ def _parse(raw: dict[str, Any]) -> tuple[Exercise, ...]:
                 title=entry["title"],
                 functions=functions,
                 end_to_end_points=int(entry.get("end_to_end_points", 0)),
+                builds_on=int(entry["builds_on"]) if "builds_on" in entry else None,
             )
         )
     numbers = [exercise.number for exercise in exercises]
     if numbers != sorted(set(numbers)):
         raise CatalogueError(f"exercise numbers must be unique and ascending, got {numbers}")
+    for exercise in exercises:
+        if (
+            exercise.builds_on is not None
+            and exercise.builds_on not in numbers[: numbers.index(exercise.number)]
+        ):
+            raise CatalogueError(
+                f"exercise {exercise.number} builds on exercise {exercise.builds_on}: "
+                "it must be an earlier exercise of the catalogue"
+            )
     return tuple(exercises)
 
 

@@ -3,8 +3,10 @@
 `create_model(classifier, labels_file)` wraps a trained classifier in a
 module whose signatures take what clients send (uint8 pixels, PNG bytes) and
 answer with a digit, probabilities and a label read from an asset. The
-classifier is exercise 2's reference (`solutions/ex02_tf_function.py`),
-trained by the module kind: the same loop and the same cache entry as
+classifier is exercise 2's reference (the catalogue's `builds_on`): whoever
+reads the repository's solutions hands its create_model in
+(`kind.built_on(create_classifier)`; this kind never looks for a repository).
+It is trained by the module kind: the same loop and the same cache entry as
 exercise 2's, so this kind never trains anything of its own. The labels are
 the digits' English names, written once per process into a file of its own.
 
@@ -31,6 +33,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from savedmodel_kata.errors import KataError
 from savedmodel_kata.kinds import cache
 from savedmodel_kata.kinds.base import (
     CreateModel,
@@ -44,8 +47,6 @@ from savedmodel_kata.kinds.module import ModuleKind
 from savedmodel_kata.kinds.training import SEED, Snapshot, Weights
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
-# The exercise whose reference classifier is served.
-CLASSIFIER_EXERCISE = 2
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -104,20 +105,27 @@ class ServingKind(Kind):
         "'function', the 'loaded' object and the 'version' (an int)"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, create_classifier: CreateModel | None = None) -> None:
         from savedmodel_kata import kinds
 
         self.classifiers = cast(ModuleKind, kinds.named("module"))
+        self._create_classifier = create_classifier
 
     # --- the classifier: exercise 2's reference, trained and copied by the module kind
 
-    @functools.cached_property
-    def create_classifier(self) -> CreateModel:
-        from savedmodel_kata import catalogue
-        from savedmodel_kata.code_under_test import find_root, import_exercise
+    def built_on(self, create_classifier: CreateModel) -> ServingKind:
+        """This kind around the classifiers `create_classifier` makes (the reference's of the
+        exercise the catalogue's `builds_on` names)."""
+        return ServingKind(create_classifier)
 
-        exercise = catalogue.by_number(CLASSIFIER_EXERCISE)
-        return import_exercise(find_root(), "solutions", exercise).create_model
+    @property
+    def create_classifier(self) -> CreateModel:
+        if self._create_classifier is None:
+            raise KataError(
+                "the serving kind wraps a classifier it is given: use "
+                "kind.built_on(create_model of the reference the catalogue's builds_on names)"
+            )
+        return self._create_classifier
 
     def labels_file(self) -> Path:
         path = _scratch() / "digit-names" / "labels.txt"

@@ -126,12 +126,13 @@ def _classroom50_bundle(root: Path, args) -> int:
 
 def _warm_cache(root: Path) -> int:
     """Train each exercise's reference as the tests do, so their first run finds it cached."""
-    from savedmodel_kata import catalogue, kinds
+    from savedmodel_kata import catalogue
     from savedmodel_kata.code_under_test import import_exercise
     from savedmodel_kata.mnist import bundled_digits
+    from savedmodel_kata.plugin.fixtures import exercise_kind
 
     for exercise in catalogue.exercises():
-        kind = kinds.for_exercise(exercise)
+        kind = exercise_kind(root, exercise)
         trained = kind.train(
             import_exercise(root, "solutions", exercise).create_model, bundled_digits()
         )

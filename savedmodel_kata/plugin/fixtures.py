@@ -34,19 +34,29 @@ import hashlib
 import itertools
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from types import ModuleType
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
 
 from savedmodel_kata import catalogue, kinds
 from savedmodel_kata.code_under_test import StudentCode, find_root, import_exercise, only_stubs
+from savedmodel_kata.errors import CatalogueError
 from savedmodel_kata.kinds import cache
-from savedmodel_kata.kinds.base import Export, Score, Weights
+from savedmodel_kata.kinds.base import Export, Kind, Loaded, Score, Trained, Weights
+from savedmodel_kata.kinds.training import Snapshot
 from savedmodel_kata.mnist import Digits, bundled_digits
 from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
-from savedmodel_kata.plugin.run import RUN_PLAN, TEST_MODULE, ExerciseFile, kata_test_of
+from savedmodel_kata.plugin.run import (
+    RUN_PLAN,
+    TEST_MODULE,
+    ExerciseFile,
+    TestModule,
+    kata_test_of,
+)
 
 
 class BeforeSave(NamedTuple):
@@ -59,15 +69,15 @@ class BeforeSave(NamedTuple):
     def __repr__(self) -> str:  # Hypothesis prints fixtures with a falsifying example
         return f"<before save: {self.score}>"
 
-    def _repr_pretty_(self, printer, cycle) -> None:
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
 
-class Memo(dict):
+class Memo(dict[str, Any]):
     """Student results computed inside tests (so a stub fails the test, not a fixture),
     kept per module."""
 
-    def remember(self, key: str, compute):
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self:
             self[key] = compute()
         return self[key]
@@ -75,12 +85,12 @@ class Memo(dict):
     def __repr__(self) -> str:
         return f"<memo of {', '.join(self) or 'nothing yet'}>"
 
-    def _repr_pretty_(self, printer, cycle) -> None:
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
 
 @pytest.fixture(scope="session")
-def kata_root(pytestconfig) -> Path:
+def kata_root(pytestconfig: pytest.Config) -> Path:
     return find_root(Path(pytestconfig.rootpath))
 
 
@@ -89,7 +99,7 @@ def mnist() -> Digits:
     return bundled_digits()
 
 
-def _test_module(request):
+def _test_module(request: pytest.FixtureRequest) -> TestModule:
     """What the requesting test module checks in this run (the plan's, kept on the module)."""
     module = request.node.getparent(pytest.Module)
     found = module.stash.get(TEST_MODULE, None) if module is not None else None
@@ -99,32 +109,52 @@ def _test_module(request):
 
 
 @pytest.fixture(scope="module")
-def exercise(request) -> catalogue.Exercise:
+def exercise(request: pytest.FixtureRequest) -> catalogue.Exercise:
     return _test_module(request).exercise
 
 
 @pytest.fixture(scope="module")
-def target(request) -> str:
+def target(request: pytest.FixtureRequest) -> str:
     """exercises or solutions: parametrized when a run checks both."""
     if hasattr(request, "param"):
-        return request.param
+        return str(request.param)
     return _test_module(request).targets[0]
 
 
 @pytest.fixture(scope="module")
-def kind(exercise):
-    return kinds.for_exercise(exercise)
+def kind(kata_root: Path, exercise: catalogue.Exercise) -> Kind:
+    return exercise_kind(kata_root, exercise)
+
+
+def exercise_kind(root: Path, exercise: catalogue.Exercise) -> Kind:
+    """The exercise's kind, handed the reference model of the exercise it builds on (the
+    catalogue's `builds_on`), from `root`'s solutions/: the kinds never look for a repository.
+    What the fixtures, `kata train` and the cache warmer use alike."""
+    kind = kinds.for_exercise(exercise)
+    if exercise.builds_on is None:
+        return kind
+    from savedmodel_kata.kinds.serving import ServingKind  # TensorFlow's kinds: only when needed
+
+    if not isinstance(kind, ServingKind):
+        raise CatalogueError(
+            f"exercise {exercise.number} builds on exercise {exercise.builds_on}, but its kind "
+            f"{kind.name} is given no other exercise's model"
+        )
+    foundation = catalogue.by_number(exercise.builds_on)
+    return kind.built_on(import_exercise(root, "solutions", foundation).create_model)
 
 
 @pytest.fixture(scope="module")
-def student(request, target, exercise) -> StudentCode:
+def student(
+    request: pytest.FixtureRequest, target: str, exercise: catalogue.Exercise
+) -> StudentCode:
     """The code under test, wrapped to explain its failures: the one the plugin looked at for
     stubs, so the student's module is imported once a run."""
     return request.config.stash[RUN_PLAN].code_under_test(target, exercise)
 
 
 @pytest.fixture(autouse=True)
-def _only_the_graded_function(request):
+def _only_the_graded_function(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked function(f) may call only the student's f: enforced, not assumed."""
     test = kata_test_of(request.node)
     if test is None or "student" not in request.fixturenames:
@@ -137,13 +167,13 @@ def _only_the_graded_function(request):
 
 
 @pytest.fixture(scope="module")
-def reference(kata_root, exercise):
+def reference(kata_root: Path, exercise: catalogue.Exercise) -> ModuleType:
     """The reference solution's module, used for every function a test does not grade."""
     return import_exercise(kata_root, "solutions", exercise)
 
 
 @pytest.fixture(scope="module")
-def memo(target) -> Memo:
+def memo(target: str) -> Memo:
     """Per module and target: a run that checks several targets keeps their results apart."""
     return Memo()
 
@@ -152,7 +182,7 @@ _export_numbers = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def new_export_dir(tmp_path_factory):
+def new_export_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
     """A factory of paths that do not exist yet (SavedModel exporters refuse existing folders)."""
     return lambda: tmp_path_factory.mktemp("export") / f"model-{next(_export_numbers)}"
 
@@ -160,10 +190,10 @@ def new_export_dir(tmp_path_factory):
 class WarmReference(NamedTuple):
     """The reference's trained model and what is derived from it, kept for the process."""
 
-    trained: object  # kinds.Trained
-    snapshot: dict
+    trained: Trained
+    snapshot: Snapshot
     before_save: BeforeSave
-    export: object  # kinds.Export, in a folder of the process's own (pytest's go with each run)
+    export: Export  # in a folder of the process's own (pytest's go with each run)
     folder: Path  # where the export was written; tests get copies (reference_export)
 
 
@@ -173,7 +203,10 @@ class WarmReference(NamedTuple):
 _warm: dict[tuple[str, str], WarmReference] = {}
 
 
-def warm_reference(kind, exercise, reference, mnist) -> WarmReference:
+def warm_reference(
+    kind: Kind, exercise: catalogue.Exercise, reference: ModuleType, mnist: Digits
+) -> WarmReference:
+    assert reference.__file__ is not None  # imported from its file (import_exercise)
     source = Path(reference.__file__).read_bytes()
     key = (exercise.id, hashlib.sha256(source).hexdigest())
     if key not in _warm:
@@ -197,25 +230,29 @@ def warm_reference(kind, exercise, reference, mnist) -> WarmReference:
 
 
 @pytest.fixture(scope="module")
-def warm(kind, exercise, reference, mnist) -> WarmReference:
+def warm(
+    kind: Kind, exercise: catalogue.Exercise, reference: ModuleType, mnist: Digits
+) -> WarmReference:
     return warm_reference(kind, exercise, reference, mnist)
 
 
 @pytest.fixture(scope="module")
-def reference_trained(warm):
+def reference_trained(warm: WarmReference) -> Trained:
     return warm.trained
 
 
 @pytest.fixture(scope="module")
-def trained_snapshot(warm):
+def trained_snapshot(warm: WarmReference) -> Snapshot:
     return warm.snapshot
 
 
 @pytest.fixture(scope="module")
-def trained_copy(kind, reference, trained_snapshot):
+def trained_copy(
+    kind: Kind, reference: ModuleType, trained_snapshot: Snapshot
+) -> Iterator[Callable[[], Any]]:
     copies = []
 
-    def copy():
+    def copy() -> Any:
         copies.append(kind.copy(reference.create_model, trained_snapshot))
         return copies[-1]
 
@@ -225,12 +262,14 @@ def trained_copy(kind, reference, trained_snapshot):
 
 
 @pytest.fixture(scope="module")
-def before_save(warm) -> BeforeSave:
+def before_save(warm: WarmReference) -> BeforeSave:
     return warm.before_save
 
 
 @pytest.fixture(scope="module")
-def reference_export(warm, target, tmp_path_factory):
+def reference_export(
+    warm: WarmReference, target: str, tmp_path_factory: pytest.TempPathFactory
+) -> Export:
     """A copy of the warm reference export, for this module and target. Code under test is
     given its path and could change or delete it: the warm one stays as trained for the next
     run in this process (`kata watch`, the next student of a class)."""
@@ -248,16 +287,18 @@ def copied_export(export: Export, written_in: Path, folder: Path) -> Export:
 
 
 @pytest.fixture(scope="module")
-def reference_loaded(kind, reference, reference_export, target):
+def reference_loaded(
+    kind: Kind, reference: ModuleType, reference_export: Export, target: str
+) -> Iterator[Callable[..., Loaded]]:
     """reference_loaded(key): the reference export reloaded afresh by the reference's loader.
     reference_loaded(key, shared=True): one such reload kept for the module and target, for the
     examples of a Hypothesis test (a reload costs 0.1 to 0.3 s; an example's call 0.01 s).
     Per target: code under test that changes what it is given (a TF1 session's variables,
     say) must not reach another target's tests, in a run that checks several."""
-    loaded = []
-    shared_by_key = {}
+    loaded: list[Loaded] = []
+    shared_by_key: dict[str, Loaded] = {}
 
-    def load(key: str, shared: bool = False):
+    def load(key: str, shared: bool = False) -> Loaded:
         if shared and key in shared_by_key:
             return shared_by_key[key]
         loaded.append(kind.load(reference.load_signature_tensors, reference_export.directory, key))
@@ -282,7 +323,7 @@ def the_fresh_process() -> FreshProcess:
 _STARTED_BY = pytest.StashKey[bool]()
 
 
-def pytest_collectstart(collector) -> None:
+def pytest_collectstart(collector: pytest.Collector) -> None:
     """Start the fresh process as an exercise's test module starts being collected: its
     TensorFlow import then runs on the other core while this process imports TensorFlow for
     the tests, instead of after it (every exercise's tests reload an export there)."""
@@ -298,7 +339,7 @@ def pytest_collectstart(collector) -> None:
         collector.config.stash[_STARTED_BY] = True
 
 
-def pytest_collection_finish(session) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
     """A run whose selected tests never reload (`-k create_model`, say) stops the process it
     started; one kept warm by an earlier run in this Python process (`kata watch`) stays."""
     wanted = any("fresh_process" in getattr(item, "fixturenames", ()) for item in session.items)
@@ -313,10 +354,16 @@ def fresh_process() -> FreshProcess:
 
 
 @pytest.fixture(scope="module")
-def student_export(kind, student, trained_copy, new_export_dir, memo):
+def student_export(
+    kind: Kind,
+    student: StudentCode,
+    trained_copy: Callable[[], Any],
+    new_export_dir: Callable[[], Path],
+    memo: Memo,
+) -> Callable[[], Export]:
     """The student's export, moved away from where it was written (so nothing may point there)."""
 
-    def export():
+    def export() -> Export:
         written = kind.export(student.save, trained_copy(), new_export_dir())
         return relocate(written, new_export_dir())
 
@@ -324,7 +371,7 @@ def student_export(kind, student, trained_copy, new_export_dir, memo):
 
 
 @pytest.fixture(scope="module")
-def student_model(kind, student, memo):
+def student_model(kind: Kind, student: StudentCode, memo: Memo) -> Iterator[Callable[[], Any]]:
     yield lambda: memo.remember(
         "student_model", lambda: kind.new_model(student.create_model, for_training=False)
     )
@@ -333,8 +380,10 @@ def student_model(kind, student, memo):
 
 
 @pytest.fixture(scope="module")
-def student_trained(kind, student, reference, mnist, memo):
-    def train():
+def student_trained(
+    kind: Kind, student: StudentCode, reference: ModuleType, mnist: Digits, memo: Memo
+) -> Iterator[Callable[[], Trained]]:
+    def train() -> Trained:
         start = memo.remember(
             "reference_start", lambda: kind.initial_weights(reference.create_model)
         )
@@ -351,7 +400,9 @@ def student_trained(kind, student, reference, mnist, memo):
 
 
 @pytest.fixture(scope="module")
-def student_trained_own(kind, student, mnist, memo):
+def student_trained_own(
+    kind: Kind, student: StudentCode, mnist: Digits, memo: Memo
+) -> Iterator[Callable[[], Trained]]:
     """The student's create_model trained from its own (seeded) initial weights."""
     scope = cache.code_under_test(student.path)
     yield lambda: memo.remember(

@@ -171,8 +171,10 @@ def train_and_export(
     The export is written into a new folder beside `export_dir` and moved into
     place only once it is complete: a failed run never costs the last good export.
     """
+    from savedmodel_kata.plugin.fixtures import exercise_kind  # with what it builds on
+
     export_dir = Path(export_dir)
-    kind = kinds.for_exercise(code.exercise)
+    kind = exercise_kind(code.root, code.exercise)
     replaced = [p for p in (export_dir, keras_file_for(export_dir)) if p.exists()]
     if export_dir.exists():
         _check_replaceable(export_dir, overwrite)

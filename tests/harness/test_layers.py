@@ -95,6 +95,23 @@ def test_no_import_runs_up_or_sideways():
     assert not wrong, "imports up or across the layers:\n" + "\n".join(wrong)
 
 
+# The modules that find the repository and import its exercise modules (exercises/, solutions/,
+# the gate's copies). A kind is handed what it needs from there (the code it trains, the
+# reference it builds on: the catalogue's builds_on) by the layers above, so it works on any
+# repository's code, or none.
+KNOWS_THE_REPOSITORY = {"savedmodel_kata.code_under_test"}
+
+
+def test_kinds_do_not_look_for_the_repository():
+    wrong = [
+        f"{name} -> {target}"
+        for name, imports in sorted(GRAPH.items())
+        if unit_of(name) == "kinds"
+        for target in sorted(imports & KNOWS_THE_REPOSITORY)
+    ]
+    assert not wrong, "kinds importing what finds the repository:\n" + "\n".join(wrong)
+
+
 def test_pending_imports_are_still_there():
     """A pending entry whose import has gone is done: delete it from PENDING."""
     importing = {(unit_of(name), target) for name, imports in GRAPH.items() for target in imports}
@@ -139,4 +156,4 @@ def test_imports_are_read_from_every_form():
     assert "savedmodel_kata.catalogue" in GRAPH["savedmodel_kata.kinds"]
     assert "savedmodel_kata.kinds.cache" in GRAPH["savedmodel_kata.kinds.base"]  # from pkg import
     assert "savedmodel_kata.kinds.base" in GRAPH["savedmodel_kata.kinds"]  # under TYPE_CHECKING
-    assert "savedmodel_kata.code_under_test" in GRAPH["savedmodel_kata.kinds.serving"]  # lazy
+    assert "savedmodel_kata.kinds.serving" in GRAPH["savedmodel_kata.plugin.fixtures"]  # lazy
