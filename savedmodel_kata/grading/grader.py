@@ -93,6 +93,12 @@ def _ended(returncode: int) -> str:
             "the test process was killed (SIGKILL), most likely for memory"
             f"{within}: a grading process needs about 1 GB; raise the memory limit"
         )
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"the test process was killed by {name} (a crash in native code, or a signal sent)"
     return f"the test process ended abruptly (exit code {returncode})"
 
 

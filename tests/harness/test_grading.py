@@ -218,3 +218,13 @@ def test_an_exercise_past_its_time_limit_keeps_what_it_finished(tmp_path, monkey
     assert all(t.failure == Failure.NOT_RUN for t in after)
     create_model = next(f for f in graded.scores.functions if f.function == "create_model")
     assert create_model.earned == create_model.points
+
+
+def test_a_worker_killed_by_a_signal_is_named_by_the_signal():
+    import signal
+
+    from savedmodel_kata.grading.grader import _ended
+
+    assert "killed by SIGSEGV" in _ended(-signal.SIGSEGV)
+    assert "most likely for memory" in _ended(-signal.SIGKILL)
+    assert "exit code 3" in _ended(3)
