@@ -25,8 +25,10 @@ first stub of the chain.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -70,7 +72,7 @@ STUB_RUNNING = pytest.StashKey["NotSetUp | None"]()
 STOOD_IN = pytest.StashKey[list]()
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata")
     group.addoption(
         "--target",
@@ -82,7 +84,7 @@ def pytest_addoption(parser):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "function(name): the exercise function this test grades")
     config.addinivalue_line(
         "markers", "end_to_end: the test chains all four of the student's functions"
@@ -119,7 +121,9 @@ def pytest_configure(config):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_collect_file(file_path, parent):
+def pytest_collect_file(
+    file_path: Path, parent: pytest.Collector
+) -> Generator[None, list[pytest.Collector], list[pytest.Collector]]:
     """An exercise module the selection names stands for its tests (pytest would otherwise
     collect it as a test module of its own when named on the command line); an exercise's
     test module collected as such learns what it checks in this run."""
@@ -138,7 +142,9 @@ def pytest_collect_file(file_path, parent):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_make_collect_report(collector):
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     """A target folder stands for the selection's exercises even where a module is missing:
     their tests run, and say it is missing."""
     report = yield
@@ -152,7 +158,7 @@ def pytest_make_collect_report(collector):
     return report
 
 
-def pytest_generate_tests(metafunc):
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target" not in metafunc.fixturenames:
         return
     module = metafunc.definition.getparent(pytest.Module)
@@ -161,7 +167,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("target", test_module.targets, indirect=True, scope="module")
 
 
-def pytest_itemcollected(item):
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Each exercise test's exercise, function and target, decided once."""
     module = item.getparent(pytest.Module)
     test_module = module.stash.get(TEST_MODULE, None) if module is not None else None
@@ -175,7 +181,7 @@ def pytest_itemcollected(item):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test module collected for several targets (`pytest exercises/ solutions/`) runs its
     tests together, so what its fixtures share is set up once."""
     modules: dict[int, int] = {}
@@ -200,11 +206,11 @@ class NotSetUp:
     def __repr__(self) -> str:
         return "<not set up: the function is still its stub>"
 
-    def _fail(self, *args, **kwargs):
+    def _fail(self, *args: object, **kwargs: object) -> NoReturn:
         __tracebackhide__ = True
         raise StudentError(self._lesson, Failure.NOT_IMPLEMENTED)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> NoReturn:
         if name.startswith("_"):  # introspection (a pretty-printer's _repr_pretty_, say)
             raise AttributeError(name)
         self._fail()
@@ -212,7 +218,7 @@ class NotSetUp:
     __call__ = __getitem__ = __iter__ = __len__ = __enter__ = _fail
 
 
-def _stub_lesson(item, test: KataTest) -> str | None:
+def _stub_lesson(item: pytest.Item, test: KataTest) -> str | None:
     graded = (
         catalogue.EXERCISE_FUNCTIONS if test.function == catalogue.END_TO_END else (test.function,)
     )
@@ -228,7 +234,7 @@ def _module_key(test: KataTest) -> tuple[str, str]:
 
 
 @pytest.hookimpl(tryfirst=True)  # before any fixture is set up: a skipped test costs nothing
-def pytest_runtest_setup(item):
+def pytest_runtest_setup(item: pytest.Item) -> None:
     test = kata_test_of(item)
     if test is None:
         return
@@ -237,7 +243,7 @@ def pytest_runtest_setup(item):
         not_imported.skipped += 1
         pytest.skip(not_imported.reason)
     lesson = _stub_lesson(item, test)
-    if lesson is not None:
+    if lesson is not None and isinstance(item, pytest.Function):  # every exercise test is one
         # Filled in, pytest sets up none of them: the stub's test fails at its first use.
         stand_in = NotSetUp(lesson)
         for name in item.fixturenames:
@@ -246,7 +252,7 @@ def pytest_runtest_setup(item):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef, request):
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> object:
     """While a stub's test runs, a fixture asked for after all (Hypothesis looks up the
     fixtures of a @given test after it ran, to check their scopes) is its stand-in: neither
     set up nor kept, so the next test sets it up for real if it needs it. It is cached as
@@ -260,7 +266,7 @@ def pytest_fixture_setup(fixturedef, request):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_teardown(item):
+def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.config.stash[STUB_RUNNING] = None
     stood_in, item.config.stash[STOOD_IN] = item.config.stash.get(STOOD_IN, []), []
     for fixturedef, request in stood_in:
@@ -268,13 +274,16 @@ def pytest_runtest_teardown(item):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     test = kata_test_of(item)
     verbose = item.config.stash[RUN_PLAN].settings.verbose
-    failed = call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception)
-    if test is not None and failed and not verbose:
+    excinfo = call.excinfo
+    failed = excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception)
+    if excinfo is not None and test is not None and failed and not verbose:
         # pytest would format every frame's source (25 ms a test) for the lesson to replace.
-        call.excinfo.traceback = call.excinfo.traceback[:0]
+        excinfo.traceback = excinfo.traceback[:0]
     result = yield
     if test is None or call.excinfo is None:
         return result
@@ -300,7 +309,7 @@ def pytest_runtest_makereport(item, call):
     return result
 
 
-def _remember_not_imported(item, test: KataTest, line: int | None) -> None:
+def _remember_not_imported(item: pytest.Item, test: KataTest, line: int | None) -> None:
     """The first import failure of a module stops the module's other tests (see the top)."""
     key = _module_key(test)
     known = item.config.stash[NOT_IMPORTED]
@@ -315,7 +324,7 @@ def _remember_not_imported(item, test: KataTest, line: int | None) -> None:
     )
 
 
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """One line per module that did not import, for the tests it stopped (their skip reasons
     show only with -rs)."""
     stopped = [n for n in config.stash.get(NOT_IMPORTED, {}).values() if n.skipped]

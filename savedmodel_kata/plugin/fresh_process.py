@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ for line in sys.stdin:
 """
 
 
-def _forward_lines(stream, replies: queue.Queue) -> None:
+def _forward_lines(stream: IO[str], replies: queue.Queue[str]) -> None:
     for line in stream:
         replies.put(line)
     replies.put("")  # the process ended
@@ -86,15 +87,15 @@ class FreshProcessError(AssertionError):
 
 
 class FreshProcess:
-    def __init__(self):
+    def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="kata-fresh-"))
         (self.folder / "reload_server.py").write_text(SERVER)
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str] | None = None
         self.ready = False
         self.replies: queue.Queue[str] = queue.Queue()
         self.requests = 0
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self) -> subprocess.Popen[str]:
         environment = {
             name: value
             for name, value in os.environ.items()
@@ -113,9 +114,9 @@ class FreshProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen[str]:
         """Start the process now (its TensorFlow import overlaps whatever runs next)."""
-        if not self.running():
+        if self.process is None or not self.running():
             self.process = self._start()
             self.ready = False  # until its first line says it imported TensorFlow
             self.replies = queue.Queue()
@@ -124,8 +125,9 @@ class FreshProcess:
             threading.Thread(
                 target=_forward_lines, args=(self.process.stdout, self.replies), daemon=True
             ).start()
+        return self.process
 
-    def _reply(self) -> dict:
+    def _reply(self) -> dict[str, Any]:
         try:
             line = self.replies.get(timeout=REPLY_TIMEOUT_SECONDS)
         except queue.Empty:
@@ -147,7 +149,7 @@ class FreshProcess:
         fetch: list[str],
     ) -> dict[str, np.ndarray]:
         """The outputs `fetch` of `signature`, fed `feeds`, in the fresh process."""
-        self.start()
+        process = self.start()
         if not self.ready:
             self.ready = self._reply().get("ready", False)
         self.requests += 1
@@ -157,16 +159,18 @@ class FreshProcess:
         for key, value in feeds.items():
             paths[key] = str(work / f"{key}.npy")
             np.save(paths[key], value)
+        outputs_file = work / "outputs.npz"
         request = {
             "export": str(export_dir),
             "api": api,
             "signature": signature,
             "feeds": paths,
             "fetch": list(fetch),
-            "out": str(work / "outputs.npz"),
+            "out": str(outputs_file),
         }
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
+        assert process.stdin is not None  # started with stdin=PIPE
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
         reply = self._reply()
         try:
             if "error" in reply:
@@ -176,7 +180,7 @@ class FreshProcess:
                     f"path, your code not importable), signature {signature!r} failed:\n"
                     f"  {reply['error']}"
                 )
-            with np.load(request["out"]) as outputs:
+            with np.load(outputs_file) as outputs:
                 return {key: outputs[key] for key in fetch}
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
-from savedmodel_kata.kinds.base import Score
+from savedmodel_kata.kinds.base import Loaded, Score
 from savedmodel_kata.kinds.graph import GraphModel, one_hot, ops_computing
 from savedmodel_kata.plugin.checks import (
     initial_values_problem,
@@ -15,7 +18,7 @@ from savedmodel_kata.plugin.checks import (
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 
-def graph_causes(graph) -> list[str]:
+def graph_causes(graph: Any) -> list[str]:
     """What in a student's graph makes a batch fail, as far as the graph shows it."""
     tf = import_tensorflow()
     causes = []
@@ -54,6 +57,7 @@ def run_logits(model: GraphModel, images: np.ndarray) -> np.ndarray:
             f"{error.message.splitlines()[0]}\n" + "\n".join(causes),
             pytrace=False,
         )
+        raise  # not reached: pytest.fail raises (mypy may not know it, without pytest's types)
 
 
 def check_batch_dimension_open(model: GraphModel) -> None:
@@ -104,7 +108,7 @@ def check_logits_not_probabilities(model: GraphModel) -> None:
     )
 
 
-def check_tensors_of_the_session(loaded, keys: set[str]) -> None:
+def check_tensors_of_the_session(loaded: Loaded, keys: set[str]) -> None:
     """The loader's result maps the signature's `keys` to tensors of the session's graph."""
     tensors = loaded.value
     assert isinstance(tensors, dict) and keys <= set(tensors), (
@@ -120,7 +124,13 @@ def check_tensors_of_the_session(loaded, keys: set[str]) -> None:
         )
 
 
-def check_accuracy_of_each_run(run_accuracy, probabilities, images, labels, where: str) -> None:
+def check_accuracy_of_each_run(
+    run_accuracy: Callable[[np.ndarray, np.ndarray], Any],
+    probabilities: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    where: str,
+) -> None:
     """An export's accuracy, run on batches of other sizes one after the other on one load,
     gives each batch its own share: catches a running metric (its totals carry over from run to
     run) and a fixed divisor (the test set's size), which one run on every test digit cannot.
@@ -160,7 +170,9 @@ def check_accuracy_of_each_run(run_accuracy, probabilities, images, labels, wher
         pytest.fail(f"{what}. {fix}", pytrace=False)
 
 
-def check_not_a_running_accuracy(first, few, probabilities, labels) -> None:
+def check_not_a_running_accuracy(
+    first: object, few: object, probabilities: np.ndarray, labels: np.ndarray
+) -> None:
     """Fail, naming the cause, if `few` (evaluate on the first 100 digits, called after `first`
     on all of them, on one load) is the running accuracy of both calls."""
     total = Score(int(np.sum(np.argmax(probabilities, 1) == labels)), len(labels))

@@ -11,6 +11,7 @@ generated, for feedback within a second or two of a save.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -18,7 +19,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from savedmodel_kata import settings as kata_settings
 
-_COMMON = dict(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+_COMMON: dict[str, Any] = dict(
+    deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow]
+)
 _registered = False
 
 
@@ -34,7 +37,7 @@ def _register() -> None:
     settings.register_profile(
         "kata-dev", database=DirectoryBasedExampleDatabase(str(home / "examples")), **_COMMON
     )
-    quiet = dict(derandomize=True, database=None, print_blob=False)
+    quiet: dict[str, Any] = dict(derandomize=True, database=None, print_blob=False)
     settings.register_profile("kata-grading", **quiet, **_COMMON)
     settings.register_profile("kata-watch", **quiet, **dict(_COMMON, max_examples=1))
     _registered = True
@@ -47,4 +50,4 @@ def load(profile: str) -> None:
 
 def examples(count: int) -> int:
     """`count` examples, or fewer if the loaded profile asks for fewer (kata-watch does)."""
-    return min(count, settings.default.max_examples)
+    return min(count, settings().max_examples)  # settings() is the loaded profile's

@@ -28,13 +28,13 @@ def first_error(error: BaseException) -> tuple[BaseException, int]:
     """The error to report, and how many others came with it (Hypothesis may raise a group
     of distinct failures: the first teaches, the count says there is more)."""
     others = 0
-    while getattr(error, "exceptions", None):
-        others += len(error.exceptions) - 1
-        error = error.exceptions[0]
+    while group := getattr(error, "exceptions", None):  # an ExceptionGroup (3.11, or backported)
+        others += len(group) - 1
+        error = group[0]
     return error, others
 
 
-def classify(excinfo) -> Failure:
+def classify(excinfo: pytest.ExceptionInfo[BaseException]) -> Failure:
     """How the test failed, from the exception that ended it."""
     error, _ = first_error(excinfo.value)
     if isinstance(error, StudentError):
@@ -68,7 +68,7 @@ def _notes(error: BaseException, fixtures: frozenset[str] = frozenset()) -> str:
     return "".join(f"\n{line}" for line in shortened)
 
 
-def _location(error: BaseException, item) -> str:
+def _location(error: BaseException, item: pytest.Item) -> str:
     """file:line of the innermost frame in the test's own file (where the check is): its
     module's, or the shared module's that a test module takes it from (shared_tests.py)."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -79,7 +79,9 @@ def _location(error: BaseException, item) -> str:
     return f"{Path(mine[-1].filename).name}:{mine[-1].lineno}" if mine else Path(item.path).name
 
 
-def lesson(item, excinfo, failure: Failure) -> str:
+def lesson(
+    item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException], failure: Failure
+) -> str:
     """The short report of a failed test."""
     error, others = first_error(excinfo.value)
     if failure == Failure.DOES_NOT_IMPORT:

@@ -28,9 +28,10 @@ join the run for each exercise in it, and are marked `hidden`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,7 +144,7 @@ class KataTest:
         ]
 
 
-def kata_test_of(node) -> KataTest | None:
+def kata_test_of(node: pytest.Item | pytest.Collector) -> KataTest | None:
     """The exercise test an item is (None for the harness's own tests)."""
     return node.stash.get(KATA_TEST, None)
 
@@ -156,7 +157,7 @@ class RunPlan:
     # the files of the selection's exercise modules -> (exercise, target); links kept and resolved
     _files: dict[Path, tuple[catalogue.Exercise, str]] = field(default_factory=dict)
     # each test module, collected once a run: its path -> its tests and other children
-    _collected: dict[Path, list] = field(default_factory=dict)
+    _collected: dict[Path, list[pytest.Item | pytest.Collector]] = field(default_factory=dict)
     # (target, exercise id) -> the code under test, one a run: imported once, read for stubs
     _code: dict[tuple[str, str], StudentCode] = field(default_factory=dict)
 
@@ -210,7 +211,7 @@ class RunPlan:
 
     def is_hidden(self, path: Path) -> bool:
         folder = self.settings.hidden_tests
-        return bool(folder) and Path(folder).resolve() in Path(path).resolve().parents
+        return folder is not None and Path(folder).resolve() in Path(path).resolve().parents
 
     def code_under_test(self, target: str, exercise: catalogue.Exercise) -> StudentCode:
         key = (target, exercise.id)
@@ -219,12 +220,16 @@ class RunPlan:
             self._code[key] = StudentCode(self.root, target, exercise, timeout=timeout)
         return self._code[key]
 
-    def collected(self, parent: pytest.Collector, path: Path) -> list:
+    def collected(
+        self, parent: pytest.Collector, path: Path
+    ) -> list[pytest.Item | pytest.Collector]:
         """The children of the test module at `path`, collected once a run (under the first
         exercise file that asks, whichever target it names)."""
         if path not in self._collected:
             module = pytest.Module.from_parent(parent, path=path)
-            module.stash[TEST_MODULE] = self.test_module(path)
+            test_module = self.test_module(path)
+            if test_module is not None:  # always, for an exercise's test files
+                module.stash[TEST_MODULE] = test_module
             self._collected[path] = list(module.collect())
         return self._collected[path]
 
@@ -233,11 +238,11 @@ class ExerciseFile(pytest.File):
     """An exercise's module in a target folder, named on the command line (or in a folder
     named there): it stands for the exercise's tests, run against this folder's code."""
 
-    def __init__(self, *, exercise: catalogue.Exercise, target: str, **kwargs):
+    def __init__(self, *, exercise: catalogue.Exercise, target: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.exercise, self.target = exercise, target
 
-    def collect(self):
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         plan = self.config.stash[RUN_PLAN]
         first_target = plan.targets_of(self.exercise)[0]
         for path in plan.test_files(self.exercise):
@@ -249,12 +254,12 @@ class ExerciseFile(pytest.File):
                     yield child
 
 
-def _target_param(node) -> str | None:
+def _target_param(node: pytest.Item | pytest.Collector) -> str | None:
     callspec = getattr(node, "callspec", None)
     return callspec.params.get("target") if callspec is not None else None
 
 
-def graded_function(item) -> str:
+def graded_function(item: pytest.Item) -> str:
     """The function an exercise test grades, from its one mark (refused otherwise)."""
     marks = [mark.args[0] for mark in item.iter_markers("function")]
     end_to_end = item.get_closest_marker("end_to_end") is not None
@@ -268,6 +273,6 @@ def graded_function(item) -> str:
     return marks[0] if marks else END_TO_END
 
 
-def kata_test(item, module: TestModule) -> KataTest:
+def kata_test(item: pytest.Item, module: TestModule) -> KataTest:
     target = _target_param(item) or module.targets[0]
     return KataTest(module.exercise, graded_function(item), target, module.hidden)
