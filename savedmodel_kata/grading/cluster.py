@@ -44,6 +44,7 @@ except ImportError as missing:  # the optional extra
     ) from missing
 
 LOCAL = "local:"
+SCHEDULER_WAIT_SECONDS = 20  # a scheduler that is up answers at once
 WORKERS_WAIT_SECONDS = 60  # a running cluster's first worker may still be starting
 PACKAGE = "savedmodel-kata"
 
@@ -126,7 +127,7 @@ def _client(address: str) -> Iterator[distributed.Client]:
             yield client
         return
     try:
-        client = distributed.Client(address, timeout=WORKERS_WAIT_SECONDS)
+        client = distributed.Client(address, timeout=SCHEDULER_WAIT_SECONDS)
     except (OSError, TimeoutError, ValueError) as error:
         raise KataError(f"--cluster {address}: no Dask scheduler answered ({error})") from error
     with client:
