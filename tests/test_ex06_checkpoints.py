@@ -367,7 +367,7 @@ def test_create_model_checkpoint_has_the_structure_every_checkpoint_shares(
     for name, create_model in (("yours", student.create_model), ("the reference's", None)):
         with opened(kind, kind.new_model(create_model or reference.create_model)) as model:
             train_steps(model, mnist.train_images, mnist.train_labels, FIRST_STEP, FIRST_STEP + 1)
-            keys[name] = reference_keys(reference, model, tmp_path / name, FIRST_STEP + 1)
+            keys[name] = reference_keys(reference, model, tmp_path.joinpath(name), FIRST_STEP + 1)
     missing = sorted(set(keys["the reference's"]) - set(keys["yours"]))
     extra = sorted(set(keys["yours"]) - set(keys["the reference's"]))
     assert not missing and not extra, (
@@ -406,12 +406,12 @@ def saved_by_student(student, model, directory, step):
 @pytest.mark.function("save")
 def test_save_writes_a_checkpoint_numbered_by_the_step(student, run, tmp_path):
     with opened(run.kind, run.model(INTERRUPTED_AT[-1])) as model:
-        written = saved_by_student(student, model, tmp_path / "run", INTERRUPTED_AT[-1])
+        written = saved_by_student(student, model, tmp_path.joinpath("run"), INTERRUPTED_AT[-1])
     assert Path(f"{written}.index").is_file(), (
         f"save returned {written!r} but wrote no {Path(written).name}.index there: a checkpoint "
         "is an index file and data files with the path as their prefix"
     )
-    assert tf.train.latest_checkpoint(str(tmp_path / "run")) == written, (
+    assert tf.train.latest_checkpoint(str(tmp_path.joinpath("run"))) == written, (
         f"tf.train.latest_checkpoint names {tf.train.latest_checkpoint(str(tmp_path / 'run'))!r}, "
         f"not the checkpoint save wrote ({written!r}): write through a tf.train.CheckpointManager, "
         "which records the newest in the directory's `checkpoint` file"
@@ -424,8 +424,8 @@ def test_save_checkpoint_holds_the_model_its_optimizer_and_the_step(
 ):
     step = INTERRUPTED_AT[-1]
     with opened(run.kind, run.model(step)) as model:
-        written = saved_by_student(student, model, tmp_path / "yours", step)
-        expected = reference_keys(reference, model, tmp_path / "reference", step)
+        written = saved_by_student(student, model, tmp_path.joinpath("yours"), step)
+        expected = reference_keys(reference, model, tmp_path.joinpath("reference"), step)
         values = state(model)
         names = state_names(model)
     found = dict(tf.train.list_variables(written))
@@ -468,7 +468,7 @@ def test_save_checkpoint_holds_the_model_its_optimizer_and_the_step(
 
 @pytest.mark.function("save")
 def test_save_keeps_the_last_three_and_latest_names_the_newest(student, run, tmp_path):
-    directory = tmp_path / "run"
+    directory = tmp_path.joinpath("run")
     states = []
     for number, step in enumerate(KEPT_STEPS):
         # A new model object each call, one more training step each: every checkpoint differs.
@@ -502,10 +502,10 @@ def test_save_keeps_the_last_three_and_latest_names_the_newest(student, run, tmp
 @pytest.mark.function("save")
 def test_save_writes_no_savedmodel_so_tf_saved_model_load_refuses_it(student, run, tmp_path):
     with opened(run.kind, run.model(INTERRUPTED_AT[-1])) as model:
-        saved_by_student(student, model, tmp_path / "run", INTERRUPTED_AT[-1])
-    held = sorted(path.name for path in (tmp_path / "run").iterdir())
+        saved_by_student(student, model, tmp_path.joinpath("run"), INTERRUPTED_AT[-1])
+    held = sorted(path.name for path in (tmp_path.joinpath("run")).iterdir())
     with pytest.raises(OSError, match="SavedModel file does not exist"):
-        tf.saved_model.load(str(tmp_path / "run"))
+        tf.saved_model.load(str(tmp_path.joinpath("run")))
         pytest.fail(
             f"tf.saved_model.load loaded the checkpoint directory (it holds {held}): save wrote "
             "a SavedModel there too. A checkpoint is values only, for resuming training with "
@@ -521,11 +521,11 @@ def test_save_resumes_exactly_in_a_fresh_process(
 ):
     # Interrupted twice into one directory, by two model objects; restored elsewhere by the
     # reference's loader and create_model, trained on, compared with the run never interrupted.
-    directory = tmp_path / "run"
+    directory = tmp_path.joinpath("run")
     for step in INTERRUPTED_AT:
         with opened(kind, run.model(step)) as model:
             saved_by_student(student, model, directory, step)
-    moved = tmp_path / "moved" / "run"
+    moved = tmp_path.joinpath("moved", "run")
     moved.parent.mkdir()
     shutil.move(directory, moved)  # a checkpoint folder may be moved: its paths are relative
     try:
@@ -605,8 +605,8 @@ def saved_by_reference(reference, run, directory, steps, states_from=FIRST_STEP)
 def test_load_signature_tensors_restores_the_newest_checkpoint_and_its_step(
     student, reference, run, tmp_path
 ):
-    states = saved_by_reference(reference, run, tmp_path / "run", KEPT_STEPS)
-    model, step = loaded_by_student(student, reference, tmp_path / "run")
+    states = saved_by_reference(reference, run, tmp_path.joinpath("run"), KEPT_STEPS)
+    model, step = loaded_by_student(student, reference, tmp_path.joinpath("run"))
     assert step == KEPT_STEPS[-1], (
         f"the directory's checkpoints are of steps {checkpoint_steps(tmp_path / 'run')}, the "
         f"newest {KEPT_STEPS[-1]}; load_signature_tensors returned step {step}. Restore "
@@ -624,7 +624,7 @@ def test_load_signature_tensors_restores_the_newest_checkpoint_and_its_step(
 def test_load_signature_tensors_reads_the_directory_anew_into_a_new_model(
     student, reference, run, tmp_path
 ):
-    directory = tmp_path / "run"
+    directory = tmp_path.joinpath("run")
     first_states = saved_by_reference(reference, run, directory, KEPT_STEPS[:1])
     first, _ = loaded_by_student(student, reference, directory)
     later_states = saved_by_reference(reference, run, directory, (KEPT_STEPS[-1],), FIRST_STEP + 3)
@@ -687,12 +687,12 @@ def test_load_signature_tensors_refuses_a_checkpoint_of_another_structure(
 ):
     with opened(run.kind, run.model(INTERRUPTED_AT[-1])) as model:
         checkpoint = OTHER_STRUCTURES[structure](model)
-        tf.train.CheckpointManager(checkpoint, str(tmp_path / "run"), max_to_keep=KEPT).save(
-            checkpoint_number=INTERRUPTED_AT[-1]
-        )
+        tf.train.CheckpointManager(
+            checkpoint, str(tmp_path.joinpath("run")), max_to_keep=KEPT
+        ).save(checkpoint_number=INTERRUPTED_AT[-1])
     try:
         student.load_signature_tensors(
-            directory=str(tmp_path / "run"), create_model=reference.create_model
+            directory=str(tmp_path.joinpath("run")), create_model=reference.create_model
         )
     except StudentError as error:
         if error.failure == Failure.NOT_IMPLEMENTED:
@@ -718,14 +718,14 @@ def test_load_signature_tensors_matches_values_by_attribute_not_by_variable_name
             value = getattr(model.classifier, name)
             setattr(model.classifier, name, tf.Variable(value, name=f"renamed_{number}"))
         expected = state(model)[: len(CLASSIFIER_ATTRIBUTES)]
-        reference.save(model, str(tmp_path / "run"), INTERRUPTED_AT[-1])
+        reference.save(model, str(tmp_path.joinpath("run")), INTERRUPTED_AT[-1])
     lesson = (
         "A checkpoint matches values by the object graph (attribute paths), never by variable "
         "names: restore through tf.train.Checkpoint"
     )
     try:
         restored, _ = student.load_signature_tensors(
-            directory=str(tmp_path / "run"), create_model=reference.create_model
+            directory=str(tmp_path.joinpath("run")), create_model=reference.create_model
         )
     except StudentError as error:
         not_implemented_or(
@@ -747,7 +747,7 @@ def test_load_signature_tensors_matches_values_by_attribute_not_by_variable_name
 def test_load_signature_tensors_raises_filenotfounderror_without_a_checkpoint(
     student, reference, tmp_path, folder
 ):
-    directory = tmp_path / "run"
+    directory = tmp_path.joinpath("run")
     if folder == "empty":
         directory.mkdir()
     try:
@@ -776,7 +776,7 @@ def test_load_signature_tensors_raises_filenotfounderror_without_a_checkpoint(
 def test_load_signature_tensors_resumes_exactly_in_a_fresh_process(
     kind, student, reference, run, resume_process, tmp_path
 ):
-    directory = tmp_path / "run"
+    directory = tmp_path.joinpath("run")
     for step in INTERRUPTED_AT:
         with opened(kind, run.model(step)) as model:
             reference.save(model, str(directory), step)

@@ -107,6 +107,7 @@ def state(model: Any) -> list[np.ndarray]:
 class CheckpointKind(ModuleKind):
     name = "checkpoint"
     serving_key = evaluate_key = "checkpoint"  # a checkpoint has no signatures: unused
+    export_name = "checkpoint"
     loaded_contract = (
         "a pair (model, step): a new model from create_model with the newest checkpoint "
         "restored into it, and the int step it was saved at"
@@ -143,7 +144,14 @@ class CheckpointKind(ModuleKind):
         save(model, str(directory), int(optimizer_of(model).iterations))
         return Export(Path(directory))
 
-    def load(self, load_signature_tensors: ExerciseFunction, directory: Path, key: str) -> Loaded:
+    def holds_export(self, directory: Path) -> bool:
+        tf = import_tensorflow()
+        return Path(directory).is_dir() and tf.train.latest_checkpoint(str(directory)) is not None
+
+    def load(
+        self, load_signature_tensors: ExerciseFunction, directory: Path, key: str = "checkpoint"
+    ) -> Loaded:
+        """`key` is unused: a checkpoint has no signatures."""
         return Loaded(load_signature_tensors(str(directory)))
 
     def restored_model(self, loaded: Loaded) -> Any:
