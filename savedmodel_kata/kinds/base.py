@@ -78,6 +78,8 @@ class Kind:
     evaluate_key = "evaluate"
     # What load_signature_tensors must return, in a user's words (for the runner's errors).
     loaded_contract: str
+    # What save writes, in a user's words (the runner checks a folder holds it before loading).
+    export_name = "SavedModel"
 
     def __repr__(self) -> str:  # short: Hypothesis prints fixtures with a falsifying example
         return f"<kind {self.name}>"
@@ -182,6 +184,10 @@ class Kind:
 
     def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         raise NotImplementedError
+
+    def holds_export(self, directory: Path) -> bool:
+        """Whether `directory` holds what this kind's save writes: a SavedModel proto."""
+        return saved_model_file(directory) is not None
 
     def load(self, load_signature_tensors: ExerciseFunction, directory: Path, key: str) -> Loaded:
         raise NotImplementedError

@@ -196,9 +196,10 @@ def train_and_export(
     staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}-new-", dir=export_dir.parent))
     try:
         written = kind.export(code.save, trained.model, staging / export_dir.name)
-        if saved_model_file(written.directory) is None:
+        if not kind.holds_export(written.directory):
+            proto = "saved_model.pb" if kind.export_name == "SavedModel" else kind.export_name
             raise JobError(
-                f"save() returned, but it wrote no saved_model.pb into the folder it was given: "
+                f"save() returned, but it wrote no {proto} into the folder it was given: "
                 f"nothing was exported, and {export_dir} is unchanged"
             )
         record = {
@@ -256,8 +257,8 @@ def load_and_check(
     """
     export_dir = Path(export_dir)
     train = command_line("train", code.exercise, code.target, export_dir, data_options)
-    check_export_dir(export_dir, train=train)
-    recorded = _read_record(export_dir)
+    kind = kinds.for_exercise(code.exercise)
+    recorded = _read_record(export_dir)  # first: another exercise's export is named as such
     if recorded and recorded.get("exercise") not in (None, code.exercise.id):
         owner = catalogue.by_id(recorded["exercise"])
         load = command_line("load", owner, code.target, export_dir, data_options)
@@ -266,7 +267,12 @@ def load_and_check(
             f"{recorded.get('code', 'its code')}), not exercise {code.exercise.number}'s: "
             f"`{load}` reloads it."
         )
-    kind = kinds.for_exercise(code.exercise)
+    if kind.export_name == "SavedModel":
+        check_export_dir(export_dir, train=train)
+    elif not kind.holds_export(export_dir):
+        raise JobError(
+            f"{export_dir} holds no {kind.export_name}: run `{train}` first, or pass --export-dir"
+        )
     log("Testing")
     with _loaded(kind, code, export_dir, kind.serving_key) as loaded:
         shown = kind.predict_loaded(loaded, data.test_images[:IMAGES_SHOWN])
