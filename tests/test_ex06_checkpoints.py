@@ -796,7 +796,7 @@ def test_load_signature_tensors_resumes_exactly_in_a_fresh_process(
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_restored_model_exported_as_a_savedmodel_serves_the_same(
+def test_load_signature_tensors_restored_model_exported_for_serving_predicts_the_same(
     student, reference, reference_export, fresh_process, before_save, mnist, new_export_dir
 ):
     # Serving a model trained from checkpoints is another step: restore, then export.
