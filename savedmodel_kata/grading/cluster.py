@@ -169,7 +169,8 @@ def _merged(parts: list[Target]) -> Target:
     for part in parts:
         found.collected.update(part.collected)
         found.finished.update(part.finished)
-        found.problems += part.problems
+        for exercise, problems in part.problems.items():
+            found.problems.setdefault(exercise, []).extend(problems)
         found.dying.update(part.dying)
         found.ended |= part.ended
     return found

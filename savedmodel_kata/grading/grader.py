@@ -111,7 +111,8 @@ class Target:
 
     collected: dict[str, list[dict]] = field(default_factory=dict)
     finished: dict[str, dict[str, TestResult]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    # by exercise number: a student's problems read in exercise order, however many workers
+    problems: dict[int, list[str]] = field(default_factory=dict)
     dying: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # why, in which test
     ended: set[str] = field(default_factory=set)  # exercises whose run for this target is over
 
@@ -228,7 +229,9 @@ class Engine:
         except Stopped as stopped:
             for task in self.running.values():
                 for target in task["targets"]:
-                    self.targets[target].problems.append(f"exercise {task['exercise']}: {stopped}")
+                    self.targets[target].problems.setdefault(task["exercise"], []).append(
+                        f"exercise {task['exercise']}: {stopped}"
+                    )
                     exercise = catalogue.by_number(task["exercise"]).id
                     self.targets[target].collected.pop(exercise, None)
                     self.targets[target].finished.pop(exercise, None)
@@ -283,7 +286,9 @@ class Engine:
                 )
             elif kind == "done":
                 for target in task["targets"]:
-                    self.targets[target].problems += [clean(e, self.root) for e in event["errors"]]
+                    self.targets[target].problems.setdefault(task["exercise"], []).extend(
+                        clean(e, self.root) for e in event["errors"]
+                    )
                 del self.running[worker]
                 worker.task = None
                 self._ended(task["exercise"], task["targets"])
@@ -325,7 +330,7 @@ class Engine:
             dying = None  # it had finished: the process died between tests
         problem = worker.stopped_because or _ended(worker.process.returncode)
         where = f" in {dying.split('::')[-1]}" if dying else ""
-        victim.problems.append(
+        victim.problems.setdefault(exercise.number, []).append(
             f"exercise {exercise.number}: {problem}{where}; its remaining tests score 0"
         )
         victim.dying[exercise.id] = (problem, dying)
@@ -389,7 +394,7 @@ def results_of(
     """A target's results and problems; an exercise whose run ended without a single result,
     though it has a file, is said so."""
     tests = [test for exercise in exercises for test in found.tests(exercise)]
-    problems = list(found.problems)
+    problems = [p for exercise in exercises for p in found.problems.get(exercise.number, [])]
     for exercise in exercises:
         if (
             exercise.id in found.ended

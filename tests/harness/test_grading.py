@@ -228,3 +228,15 @@ def test_a_worker_killed_by_a_signal_is_named_by_the_signal():
     assert "killed by SIGSEGV" in _ended(-signal.SIGSEGV)
     assert "most likely for memory" in _ended(-signal.SIGKILL)
     assert "exit code 3" in _ended(3)
+
+
+def test_a_student_s_problems_read_in_exercise_order_whichever_worker_ends_first(tmp_path):
+    from savedmodel_kata.grading.grader import Target, results_of
+
+    found = Target()
+    ex1, ex2 = catalogue.by_number(1), catalogue.by_number(2)
+    # Exercise 2's worker ended first.
+    found.problems.setdefault(2, []).append("exercise 2: it crashed")
+    found.problems.setdefault(1, []).append("exercise 1: it crashed")
+    _, problems = results_of(found, [ex1, ex2], tmp_path, "students/a")
+    assert problems == ["exercise 1: it crashed", "exercise 2: it crashed"]
