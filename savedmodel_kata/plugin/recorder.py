@@ -85,7 +85,11 @@ class ResultRecorder:
                 if self._on_result:
                     self._on_result(result)
         elif report.failed:
-            self.errors.append(f"{report.nodeid} {report.when}: {report.longreprtext}")
+            test = self._tests.get(report.nodeid)
+            if test is not None and test.hidden:  # its words are the instructor's: never shown
+                self.errors.append(f"a hidden test's {report.when} failed")
+            else:
+                self.errors.append(f"{report.nodeid} {report.when}: {report.longreprtext}")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

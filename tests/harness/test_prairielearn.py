@@ -40,7 +40,14 @@ HIDDEN_TEST = (
     "import pytest\n\n\n"
     '@pytest.mark.function("evaluate")\n'
     "def test_evaluate_an_expectation_no_submission_meets(student):\n"
-    '    assert False, "SECRET lesson of a hidden test"\n'
+    '    assert False, "SECRET lesson of a hidden test"\n\n\n'
+    "@pytest.fixture\n"
+    "def checked(student):\n"
+    "    yield student\n"
+    '    assert False, "SECRET lesson of a hidden teardown"\n\n\n'
+    '@pytest.mark.function("create_model")\n'
+    "def test_create_model_checked_after_the_test(checked):\n"
+    "    pass\n"
 )
 # info.json's schema (PrairieLearn's QuestionJsonSchema) is strict: no other keys.
 QUESTION_KEYS = {
