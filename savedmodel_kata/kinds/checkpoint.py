@@ -27,7 +27,7 @@ import numpy as np
 
 from savedmodel_kata.errors import ModelError
 from savedmodel_kata.kinds.base import ExerciseFunction, Export, Loaded
-from savedmodel_kata.kinds.module import ModuleKind
+from savedmodel_kata.kinds.module import ModuleKind, loss_step
 from savedmodel_kata.kinds.training import BATCH_SIZE, Snapshot, Step
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
@@ -49,7 +49,6 @@ def optimizer_of(model: Any) -> Any:
 
 def step_function(model: Any) -> Step:
     """One step of the tutorial's loss on a batch, applied by the model's own optimizer."""
-    tf = import_tensorflow()
     optimizer = optimizer_of(model)
     variables = list(model.trainable_variables)
     if not variables:
@@ -57,18 +56,7 @@ def step_function(model: Any) -> Step:
             "the model has no trainable variables: keep the network's tf.Variables as "
             "attributes of its `classifier` tf.Module"
         )
-
-    @tf.function
-    def step(images: Any, labels: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model(images)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            )
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
-
-    return lambda images, labels: step(tf.constant(images), tf.constant(labels, tf.int64))
+    return loss_step(model, variables, optimizer)
 
 
 def train_steps(

@@ -91,19 +91,26 @@ class ModuleKind(SignatureLoading, Kind):
                 "the model has no trainable variables: create them as tf.Variable attributes "
                 "of the tf.Module"
             )
-
-        @tf.function
-        def step(images: Any, labels: Any) -> Any:  # tensors in, the loss tensor out
-            with tf.GradientTape() as tape:
-                logits = model(images)
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-                )
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            return loss
-
-        return lambda images, labels: step(tf.constant(images), tf.constant(labels, tf.int64))
+        return loss_step(model, variables, optimizer)
 
     def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         save(model, str(directory))
         return Export(Path(directory))
+
+
+def loss_step(model: Any, variables: list[Any], optimizer: Any) -> Step:
+    """One step of the tutorial's loss on a batch: `optimizer` applies its gradients to
+    `variables` (shared by every kind that trains a tf.Module)."""
+    tf = import_tensorflow()
+
+    @tf.function
+    def step(images: Any, labels: Any) -> Any:  # tensors in, the loss tensor out
+        with tf.GradientTape() as tape:
+            logits = model(images)
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return lambda images, labels: step(tf.constant(images), tf.constant(labels, tf.int64))
