@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from savedmodel_kata import catalogue
-from savedmodel_kata.grading import prairielearn
+from savedmodel_kata.grading import classroom50, prairielearn
+from savedmodel_kata.grading.grader import GradingResults
+from savedmodel_kata.results import TestResult
 from savedmodel_kata.runner import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,6 +265,23 @@ def test_a_grading_that_leaves_no_result_still_ends_in_a_valid_one(
     assert prairielearn.supervise([sys.executable, "-c", child], root, deadline) == 0
     found = check_contract(prairielearn.results_path(root))
     assert found["gradable"] is False and reason in found["format_errors"][0]
+
+
+def test_a_whole_kata_question_counts_the_exercises_without_a_file(tmp_path):
+    # Exercise 1 solved, no file for the others: no end-to-end result for them, but their
+    # end-to-end points still count in the maximum, as on Classroom 50 (no TensorFlow here).
+    solved = [
+        TestResult(f"tests/{EX1.test_file_name}::test_{f.name}", EX1.id, f.name, passed=True)
+        for f in EX1.graded_functions
+    ]
+    graded = GradingResults(exercises=list(catalogue.exercises()), tests=solved)
+    whole = sum(exercise.points for exercise in catalogue.exercises())
+    found = prairielearn.results_json(graded)
+    assert found["score"] == EX1.points / whole
+    classroom = classroom50.result_json(graded, {})
+    assert found["score"] == classroom["score"] / classroom["max-score"]
+    prairielearn.write(tmp_path, found)
+    check_contract(prairielearn.results_path(tmp_path))  # the tests' points add up to it
 
 
 def test_a_result_too_large_for_prairielearn_is_cut_to_fit():
