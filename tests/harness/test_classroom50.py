@@ -26,12 +26,15 @@ import shutil
 import stat
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from savedmodel_kata import catalogue
 from savedmodel_kata.grading import classroom50
+from savedmodel_kata.grading.grader import GradingResults
+from savedmodel_kata.results import TestResult
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = ROOT.parent / "shared" / "platforms"
@@ -183,6 +186,27 @@ def autograde(bundle, runner_temp, checkout: Path, **settings: str) -> tuple[dic
 
 def by_name(result: dict) -> dict[str, dict]:
     return {test["test-name"]: test for test in result["tests"]}
+
+
+def test_every_share_of_every_functions_points_is_its_exact_hundredths():
+    # Every function of the catalogue (all exercises), k of n tests passing: each score is
+    # its kata points times 100, read as decimals (a float's 0.29 * 100 is 28.999...).
+    for n in range(1, 10):
+        for k in range(n + 1):
+            tests = [
+                TestResult(f"{e.id}::{f.name}[{i}]", e.id, f.name, passed=i < k)
+                for e in catalogue.exercises()
+                for f in e.graded_functions
+                for i in range(n)
+            ]
+            graded = GradingResults(exercises=list(catalogue.exercises()), tests=tests)
+            result = classroom50.result_json(graded, {})
+            kata = {
+                classroom50._test_name(f.exercise, f.function): f for f in graded.scores.functions
+            }
+            for test in result["tests"]:
+                assert test["score"] == Decimal(str(kata[test["test-name"]].earned)) * 100, test
+            assert result["score"] == Decimal(str(graded.scores.earned)) * 100
 
 
 # --- the grades -----------------------------------------------------------------------------
