@@ -282,6 +282,27 @@ def test_an_unsupported_python_gets_a_result_saying_which_runtime_to_set(
     assert f"Python {version}" in body and '"python": "3.12"' in body
 
 
+def test_a_folder_or_a_link_named_result_json_still_gives_a_result_in_the_checkout(
+    bundle, runner_temp, template, tmp_path
+):
+    # No grading needed: a bundle whose supported Pythons exclude this one, as above.
+    copy = tmp_path / ASSIGNMENT
+    copy.mkdir()
+    shutil.copy2(bundle / "autograder.py", copy / "autograder.py")
+    config = json.loads((bundle / "bundle.json").read_text())
+    (copy / "bundle.json").write_text(json.dumps({**config, "supported-pythons": ["3.99"]}))
+    checkout = student_checkout(template, tmp_path / "student", {})
+    (checkout / "result.json").mkdir()
+    (checkout / "result.json" / "score.txt").write_text("full marks\n")
+    outside = tmp_path / "outside.md"
+    (checkout / "release-body.md").symlink_to(outside)  # dangling: nothing there yet
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-qm", "in the way")
+    result, body, _ = autograde(copy, runner_temp, checkout)
+    assert result["kata"]["grading"] == "not graded" and "Python" in body
+    assert not (checkout / "release-body.md").is_symlink() and not outside.exists()
+
+
 def test_no_time_left_to_grade_still_gives_a_result(bundle, runner_temp, template, tmp_path):
     checkout = student_checkout(template, tmp_path / "student", {})
     result, body, _ = autograde(bundle, runner_temp, checkout, KATA_CLASSROOM50_BUDGET="90")

@@ -271,8 +271,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     config = {}
-    for path in (RESULT, RELEASE_BODY):
-        if path.exists():
+    for path in (RESULT, RELEASE_BODY):  # a student's file, folder or link of these names
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.is_symlink() or path.exists():  # a link is removed, never written through
             path.unlink()
     try:
         config = json.loads((BUNDLE / "bundle.json").read_text())
