@@ -1,16 +1,17 @@
 """Grading a whole class: `kata grade --class FOLDER --out DIR [--workers N]`.
 
-FOLDER holds one folder per student, as GitHub Classroom's assistant or
-Gradescope's "Export submissions" download them (a repository, a download
-zip's folder, bare files: submission.find takes each as it is). Every
-student's exercise files go into one pristine workspace as a target of their
-own (students/<name>/), and the grader's engine (grader.py, the one that
-grades a single submission) runs an exercise's tests against a handful of
-students in one pytest session: the reference's trained model, exports and
-fixtures are shared, the students' are not. A worker that dies (a student's
-os._exit, a crash in TensorFlow, memory) costs the student whose test was
-running the rest of that exercise; the others of its batch are graded again
-by a new worker.
+FOLDER holds one folder per student, as cloned repositories or Gradescope's
+"Export submissions" download them (a repository, a download zip's folder,
+bare files: submission.find takes each as it is). Every student's exercise
+files go into one pristine workspace as a target of their own
+(students/<name>/), and the grader's engine (grader.py, the one that grades a
+single submission) runs each student's exercises one after another in a
+worker process of that student's own: a student's code runs in the process
+that reports its tests, so no other student's tests may run there (one
+student's code once made an untouched stub in the same session pass). The
+workspace, the trained reference and the harness are shared; the processes
+are not. A worker that dies (a student's os._exit, a crash in TensorFlow,
+memory) costs that student the rest of that exercise.
 
 Out come DIR/<student>/ (the four reports of `kata grade`) and DIR/gradebook.csv
 (student, points per function, total, tampering). A student whose files and
@@ -41,7 +42,6 @@ from savedmodel_kata.grading.grader import (
 )
 
 STUDENTS_FOLDER = "students"
-BATCH_SIZE = 6  # students an exercise's session grades at once: the fixtures' cost is shared
 REPORT_FILE = "report.json"
 
 Task = tuple[int, tuple[str, ...]]  # an exercise's number, the targets it grades
@@ -120,14 +120,14 @@ def _packed(root: Path) -> dict[str, bytes]:
 
 
 def _tasks(todo: list[Student], exercises: list[catalogue.Exercise]) -> list[Task]:
-    tasks = []
-    for exercise in exercises:  # a student without the exercise's file has nothing to run
-        having = [s.target for s in todo if exercise.id in s.found.files]
-        tasks += [
-            (exercise.number, tuple(having[i : i + BATCH_SIZE]))
-            for i in range(0, len(having), BATCH_SIZE)
-        ]
-    return tasks
+    # Student after student, so a worker grades one student's exercises with one TensorFlow
+    # import; a student without an exercise's file has nothing to run for it.
+    return [
+        (exercise.number, (student.target,))
+        for student in todo
+        for exercise in exercises
+        if exercise.id in student.found.files
+    ]
 
 
 class _Reports:

@@ -1,10 +1,11 @@
 """A class graded on a Dask cluster: `kata grade --class FOLDER --out DIR --cluster ADDRESS`.
 
-The class's tasks (an exercise, a handful of students) are the ones batch.py
-gives its local engine; here each is a Dask task. Every Dask worker runs the
-kata's own engine (grader.Engine): one grading process per worker thread,
-TensorFlow imported once and kept across tasks, a student's os._exit or the
-memory limit costing only that student, exactly as on one machine.
+The class's tasks (an exercise of one student) are the ones batch.py gives
+its local engine; here each is a Dask task. Every Dask worker runs the kata's
+own engine (grader.Engine): one grading process per worker thread, kept for
+the next task of the same student (a student's code never shares a process
+with another student's tests), a student's os._exit or the memory limit
+costing only that student, exactly as on one machine.
 
 Workers may be on other machines and share no folder with the client: the
 pristine harness, as staged for the class, is shipped once, as bytes, in a
@@ -104,7 +105,7 @@ class Workspace(WorkerPlugin):
 
 
 def _grade_task(plugin: str, exercise: int, files: dict[str, dict[str, bytes]]):
-    """A Dask task: one exercise for a handful of students, by this worker's engine."""
+    """A Dask task: one exercise of a student (or a few), by this worker's engine."""
     return distributed.get_worker().plugins[plugin].grade(exercise, files)
 
 

@@ -242,15 +242,40 @@ class Engine:
         return self.targets
 
     def _dispatch(self) -> None:
+        """Tasks to idle workers. A worker grades only the targets it graded before: a student's
+        code runs in its worker's process and could change how that process reports, so no
+        other student's tests ever run there (an idle worker of other students is retired)."""
         while self.queue and (len(self.running) < self.count):
-            idle = next((w for w in self.workers if w.task is None and w.alive()), None)
-            idle = idle or self._start_worker()
             task = self.queue.pop(0)
+            targets = frozenset(task["targets"])
+            idle = next(
+                (
+                    w
+                    for w in self.workers
+                    if w.task is None and w.alive() and w.served in (None, targets)
+                ),
+                None,
+            )
+            if idle is None:
+                self._retire_idle(keep=self.count - len(self.running) - 1)
+                idle = self._start_worker()
             task["limit"] = self._limit() * len(task["targets"])
             if not idle.send(task, time.monotonic()):  # it died idle: its end is judged apart
                 self.queue.insert(0, task)
                 continue
             self.running[idle] = task
+
+    def _retire_idle(self, keep: int) -> None:
+        """End idle workers beyond `keep`, the oldest first: each holds a TensorFlow."""
+        idle = [w for w in self.workers if w.task is None]
+        for worker in idle[: max(0, len(idle) - keep)]:
+            self.selector.unregister(worker)
+            self.workers.remove(worker)
+            worker.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=10)
+            _stop_group(worker)
+            worker.events.close()
 
     def _read(self, worker: Worker) -> None:
         events = worker.read()

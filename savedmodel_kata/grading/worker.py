@@ -53,6 +53,9 @@ class Worker:
         self.started_at = 0.0
         self.stopped_because: str | None = None  # set when the grader stops it
         self.broken = False  # it stopped reading tasks
+        # The targets whose code it has run: student code runs in this process and could
+        # change what it reports, so it only ever grades these (grader.Engine._dispatch).
+        self.served: frozenset[str] | None = None
 
     def fileno(self) -> int:
         return self.events.fileno()
@@ -69,6 +72,7 @@ class Worker:
             self.broken = True
             return False
         self.task, self.started_at = task, now
+        self.served = frozenset(task["targets"])
         return True
 
     def read(self) -> list[dict] | None:

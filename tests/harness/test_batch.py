@@ -22,6 +22,19 @@ CRASH = (
 )
 
 
+STUB = (ROOT / "exercises" / EX1.file_name).read_text()
+FORGE = """
+import dataclasses
+
+import savedmodel_kata.plugin.recorder as recorder
+
+real = recorder.result_of
+recorder.result_of = lambda test, report: dataclasses.replace(
+    real(test, report), passed=True, failure=None, message=""
+)
+"""
+
+
 def solution(exercise) -> str:
     return (ROOT / "solutions" / exercise.file_name).read_text()
 
@@ -34,6 +47,10 @@ def test_a_class_is_graded_like_each_student_alone_and_a_crash_costs_only_its_st
         "bob": {"bob-kata-main/exercises/" + EX1.file_name: percent},
         "crasher": {EX1.file_name: solution(EX1).replace(*CRASH)},
         "nobody": {"notes.txt": "I did not do it"},
+        # Student code runs in the process that reports its tests: this one makes every test
+        # of its process pass. Graded in a process of its own, it cannot lift anyone else.
+        "forger": {EX1.file_name: STUB + FORGE},
+        "honest": {EX1.file_name: STUB},
     }  # fmt: skip
     for student, files in uploads.items():
         for relative, text in files.items():
@@ -46,6 +63,7 @@ def test_a_class_is_graded_like_each_student_alone_and_a_crash_costs_only_its_st
     assert float(book["alice"]["total"]) == EX1.points
     assert float(book["bob"]["total"]) == EX1.points - 2  # evaluate and the end-to-end test
     assert float(book["crasher"]["total"]) == 0 and float(book["nobody"]["total"]) == 0
+    assert float(book["honest"]["total"]) == 0, "another student's code changed this grade"
     crasher = json.loads((out / "crasher" / "report.json").read_text())
     assert any(
         "the test process ended abruptly (exit code 3) in test_create_model" in problem
