@@ -25,13 +25,21 @@ Tolerances, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from savedmodel_kata.kinds.base import Score, saved_model_file
+from savedmodel_kata.kinds.base import Kind, Loaded, Score, Trained, saved_model_file
 from savedmodel_kata.plugin.hypothesis_profiles import examples  # noqa: F401 (tests use it)
+
+if TYPE_CHECKING:  # the fixtures' types, for annotations only: no imports at run time
+    from savedmodel_kata.code_under_test import StudentCode
+    from savedmodel_kata.mnist import Digits
+    from savedmodel_kata.plugin.fixtures import BeforeSave
 
 EXPECTED_PARAMETERS = 2830
 # The tutorial's layers: conv1, conv2, conv3 (kernel, bias), dense 32, dense 10.
@@ -177,7 +185,12 @@ def check_a_fraction(accuracy: object) -> None:
     )
 
 
-def check_counts_correct(accuracy, probabilities, labels, elsewhere: Score | None = None) -> None:
+def check_counts_correct(
+    accuracy: object,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    elsewhere: Score | None = None,
+) -> None:
     """Assert that `accuracy` is the share of rows whose most likely digit is the label."""
     expected = Score(int(np.sum(np.argmax(probabilities, axis=1) == labels)), len(labels))
     check_accuracy(accuracy, expected, elsewhere)
@@ -198,7 +211,7 @@ def check_a_savedmodel_folder(export_dir: Path, no_model: str, no_variables: str
         )
 
 
-def read_saved_model(export_dir: Path):
+def read_saved_model(export_dir: Path) -> Any:
     """The SavedModel protocol buffer, read from saved_model.pb (or saved_model.pbtxt)."""
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
@@ -217,7 +230,7 @@ def read_saved_model(export_dir: Path):
     return proto
 
 
-def shape_of(tensor_info) -> list[int]:
+def shape_of(tensor_info: Any) -> list[int]:
     return [dim.size for dim in tensor_info.tensor_shape.dim]
 
 
@@ -261,7 +274,7 @@ def parameter_report(shapes: list[tuple], names: list[str]) -> str | None:
     )
 
 
-def describe_check(description, key) -> None:
+def describe_check(description: Any, key: str) -> None:
     """Assert that a TF2 signature description has the shape exercises 2 and 4 ask for."""
     assert isinstance(description, dict) and {"inputs", "outputs", "function", "loaded"} <= set(
         description
@@ -283,7 +296,7 @@ def describe_check(description, key) -> None:
     assert callable(description["function"]), "description['function'] is not callable"
 
 
-def are_tensor_specs(specs) -> bool:
+def are_tensor_specs(specs: object) -> bool:
     """Whether `specs` is what a loader returns for a signature's side: {name: tf.TensorSpec}."""
     from savedmodel_kata.tensorflow_setup import import_tensorflow
 
@@ -291,7 +304,7 @@ def are_tensor_specs(specs) -> bool:
     return isinstance(specs, dict) and all(isinstance(s, tf.TensorSpec) for s in specs.values())
 
 
-def check_sides_are_specs(described, problem) -> None:
+def check_sides_are_specs(described: Mapping[str, Any], problem: Callable[[str, Any], str]) -> None:
     """Assert that `described`'s 'inputs' and 'outputs' are each {name: tf.TensorSpec};
     `problem(side, specs)` says what one is instead."""
     for side in ("inputs", "outputs"):
@@ -299,7 +312,9 @@ def check_sides_are_specs(described, problem) -> None:
         assert are_tensor_specs(specs), problem(side, specs)
 
 
-def _as_loaded(declared):
+def _as_loaded(
+    declared: tuple[Any, Sequence[int]] | Sequence[int],
+) -> tuple[Any, list[int | None]] | list[int | None]:
     """A declared spec ((dtype, shape) or a shape, -1 for any batch as the proto stores it) as a
     loaded tf.TensorSpec shows it: None for any batch."""
     if isinstance(declared, tuple):
@@ -309,7 +324,12 @@ def _as_loaded(declared):
 
 
 def check_specs_as_exported(
-    described, declared, where: str, *, with_dtypes: bool = True, no_inputs: str = ""
+    described: Mapping[str, Any],
+    declared: Sequence[Mapping[str, Any]],
+    where: str,
+    *,
+    with_dtypes: bool = True,
+    no_inputs: str = "",
 ) -> None:
     """Assert that `described`'s 'inputs' and 'outputs' ({name: tf.TensorSpec}) are the
     `declared` pair's ({name: (dtype, shape)}, or {name: shape} without `with_dtypes`).
@@ -326,7 +346,7 @@ def check_specs_as_exported(
 
 
 @contextmanager
-def opened(kind, model):
+def opened(kind: Kind, model: Any) -> Iterator[Any]:
     """`model` for the block, closed after it (a graph model's session)."""
     try:
         yield model
@@ -335,7 +355,9 @@ def opened(kind, model):
 
 
 @contextmanager
-def loaded_with(kind, load_signature_tensors, directory, key):
+def loaded_with(
+    kind: Kind, load_signature_tensors: Callable[..., Any], directory: Path, key: str
+) -> Iterator[Loaded]:
     """An export reloaded by `load_signature_tensors`, closed after the block."""
     loaded = kind.load(load_signature_tensors, directory, key)
     try:
@@ -344,18 +366,31 @@ def loaded_with(kind, load_signature_tensors, directory, key):
         loaded.close()
 
 
-def _count_through(kind, load_signature_tensors, evaluate, directory, data) -> Score | None:
+def _count_through(
+    kind: Kind,
+    load_signature_tensors: Callable[..., Any],
+    evaluate: Callable[..., Any],
+    directory: Path,
+    data: Digits,
+) -> Score | None:
     """The count of correct test digits an export gives through a loader and an evaluate."""
     with loaded_with(kind, load_signature_tensors, directory, kind.evaluate_key) as loaded:
         accuracy = kind.evaluate(evaluate, loaded, data.test_images, data.test_labels)
     return Score.from_accuracy(accuracy, len(data.test_labels))
 
 
-def broken_link(kind, student, reference, directory, data, expected: Score) -> str:
+def broken_link(
+    kind: Kind,
+    student: StudentCode,
+    reference: ModuleType,
+    directory: Path,
+    data: Digits,
+    expected: Score,
+) -> str:
     """Which of the student's save, load_signature_tensors and evaluate broke the chain:
     swap the reference's functions in one at a time and see where the count goes wrong."""
 
-    def counted(load_signature_tensors):
+    def counted(load_signature_tensors: Callable[..., Any]) -> Score | None:
         return _count_through(kind, load_signature_tensors, reference.evaluate, directory, data)
 
     try:
@@ -376,7 +411,14 @@ def broken_link(kind, student, reference, directory, data, expected: Score) -> s
     return "evaluate() (the reference's loader and evaluate get the right count from your export)"
 
 
-def check_end_to_end(kind, student, reference, trained, data, directory) -> None:
+def check_end_to_end(
+    kind: Kind,
+    student: StudentCode,
+    reference: ModuleType,
+    trained: Trained,
+    data: Digits,
+    directory: Path,
+) -> None:
     """Your four functions chained: trained, exported, reloaded and scored, nothing lost."""
     before = kind.score(trained.model, data.test_images, data.test_labels)
     with loaded_with(kind, student.load_signature_tensors, directory, kind.evaluate_key) as loaded:
@@ -447,7 +489,7 @@ def initial_values_problem(named: list[tuple[str, np.ndarray]]) -> str | None:
     )
 
 
-def check_a_new_model_each_call(first, second) -> None:
+def check_a_new_model_each_call(first: Any, second: Any) -> None:
     """Two calls of create_model give two models that share no variable."""
     assert second is not first, (
         "create_model returned the same object twice: each call must build a new, untrained "
@@ -476,7 +518,7 @@ def looks_like_probabilities(scores: np.ndarray) -> bool:
     return bool(np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3))
 
 
-def check_model_type(model, expected_type: type, expected: str) -> None:
+def check_model_type(model: Any, expected_type: type, expected: str) -> None:
     """Assert that create_model's `model` is an `expected_type` (`expected` describes it)."""
     assert isinstance(model, expected_type), (
         f"create_model returned {type(model).__name__}; expected {expected}"
@@ -484,7 +526,13 @@ def check_model_type(model, expected_type: type, expected: str) -> None:
 
 
 def check_computes_the_tutorials_function(
-    kind, create_model, before_save, images, *, predict=None, problem=ARCHITECTURE_PROBLEM
+    kind: Kind,
+    create_model: Callable[..., Any],
+    before_save: BeforeSave,
+    images: np.ndarray,
+    *,
+    predict: Callable[[Any, np.ndarray], np.ndarray] | None = None,
+    problem: str = ARCHITECTURE_PROBLEM,
 ) -> None:
     """Given the reference's trained weights, the model computes the reference's probabilities:
     `predict(model, images)` computes them (by default the kind's), `problem` says what is
@@ -496,7 +544,7 @@ def check_computes_the_tutorials_function(
     assert worst <= ARCHITECTURE_TOLERANCE, problem.format(worst=worst)
 
 
-def check_trains_like_the_reference(student_trained, reference_trained) -> None:
+def check_trains_like_the_reference(student_trained: Trained, reference_trained: Trained) -> None:
     reached = student_trained.stats.test.accuracy
     expected = reference_trained.stats.test.accuracy
     assert abs(reached - expected) <= ACCURACY_MARGIN_VS_REFERENCE, (
@@ -508,7 +556,7 @@ def check_trains_like_the_reference(student_trained, reference_trained) -> None:
     )
 
 
-def check_trains_from_its_own_start(student_trained_own) -> None:
+def check_trains_from_its_own_start(student_trained_own: Trained) -> None:
     reached = student_trained_own.stats.test.accuracy
     assert reached >= OWN_START_MIN_ACCURACY, (
         f"trained by the tutorial's loop from its own initial weights, your model reaches "
@@ -517,7 +565,7 @@ def check_trains_from_its_own_start(student_trained_own) -> None:
     )
 
 
-def check_the_loaded_objects_own_signature(description, key: str) -> None:
+def check_the_loaded_objects_own_signature(description: Any, key: str) -> None:
     """'loaded' is what tf.saved_model.load returned, and 'function' its signatures[key] itself."""
     describe_check(description, key)
     loaded = description["loaded"]
@@ -532,7 +580,9 @@ def check_the_loaded_objects_own_signature(description, key: str) -> None:
     )
 
 
-def batches_for_one_load(probabilities, labels) -> list[tuple[np.ndarray, Score]]:
+def batches_for_one_load(
+    probabilities: np.ndarray, labels: np.ndarray
+) -> list[tuple[np.ndarray, Score]]:
     """Two batches of test digits (rows, and what the model gets of them) to feed one reloaded
     'evaluate' in turn: 286 spread over the test set, then 16 of which it gets 4 right. Neither
     is the test set's size nor its accuracy, so an accuracy divided by 2,000, or counted across
@@ -545,7 +595,12 @@ def batches_for_one_load(probabilities, labels) -> list[tuple[np.ndarray, Score]
     return [(rows, Score(int(np.sum(right[rows])), len(rows))) for rows in batches]
 
 
-def check_answers_each_batch(accuracy_of, before_save, data, source: str) -> None:
+def check_answers_each_batch(
+    accuracy_of: Callable[[np.ndarray, np.ndarray], object],
+    before_save: BeforeSave,
+    data: Digits,
+    source: str,
+) -> None:
     """An export's accuracy, loaded once and fed batches_for_one_load's batches in turn as a
     client feeds it: `accuracy_of(images, labels)` is what it gives; `source` says who gives
     it ({call}: the first or second call)."""
@@ -558,7 +613,9 @@ def check_answers_each_batch(accuracy_of, before_save, data, source: str) -> Non
         earlier.append(expected)
 
 
-def batch_accuracy_problem(accuracy, expected: Score, earlier: list[Score], source: str):
+def batch_accuracy_problem(
+    accuracy: object, expected: Score, earlier: list[Score], source: str
+) -> str | None:
     """None if `accuracy` stands for `expected`, else why not, from what the value shows: the
     accuracy of this batch and of the `earlier` calls' batches together (a count kept between
     calls), or this batch's count over a fixed number of digits (the test set's 2,000)."""

@@ -15,8 +15,10 @@ test's name (`test_save_writes_a_savedmodel_folder = savedmodel_folder_test(...)
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -24,8 +26,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from savedmodel_kata.errors import StudentError
-from savedmodel_kata.kinds.base import SEED, Score
+from savedmodel_kata.kinds.base import SEED, Export, Kind, Loaded, Score, Trained
 from savedmodel_kata.kinds.graph import GraphModel, build
+from savedmodel_kata.kinds.training import Snapshot
 from savedmodel_kata.plugin import graph_checks
 from savedmodel_kata.plugin.checks import (
     ARCHITECTURE_PROBLEM,
@@ -51,18 +54,29 @@ from savedmodel_kata.plugin.checks import (
     opened,
     same_count,
 )
-from savedmodel_kata.plugin.fresh_process import relocate
+from savedmodel_kata.plugin.fresh_process import FreshProcess, relocate
 from savedmodel_kata.results import Failure
 from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+if TYPE_CHECKING:  # the fixtures' types, for annotations only: no imports at run time
+    from savedmodel_kata.code_under_test import StudentCode
+    from savedmodel_kata.mnist import Digits
+    from savedmodel_kata.plugin.fixtures import BeforeSave
+
+    # What a `..._test` function here returns for a module to bind: a test function, pytest's
+    # and Hypothesis' decorators applied.
+    MadeTest = Callable[..., None]
 
 tf = import_tensorflow()
 
 
-def any_batch_size(*, max_examples: int, largest: int, explicit: tuple[int, ...]):
+def any_batch_size(
+    *, max_examples: int, largest: int, explicit: tuple[int, ...]
+) -> Callable[[MadeTest], MadeTest]:
     """Hypothesis' batch sizes for a test's `batch_size`: the `explicit` ones, then up to
     `max_examples` drawn from 1 to `largest`."""
 
-    def decorate(test):
+    def decorate(test: MadeTest) -> MadeTest:
         for size in reversed(explicit):
             test = example(batch_size=size)(test)
         sizes = given(batch_size=st.integers(min_value=1, max_value=largest))
@@ -74,13 +88,20 @@ def any_batch_size(*, max_examples: int, largest: int, explicit: tuple[int, ...]
 # --- create_model ------------------------------------------------------------
 
 
-def output_shape_test(logits_of, *, max_examples: int, dtype=None):
+def output_shape_test(
+    logits_of: Callable[[Any, np.ndarray], Any],
+    *,
+    max_examples: int,
+    dtype: type[np.generic] | None = None,
+) -> MadeTest:
     """create_model's test that its model gives [batch, 10] logits (of `dtype`, if given) for
     any batch; `logits_of(model, images)` calls the model."""
 
     @pytest.mark.function("create_model")
     @any_batch_size(max_examples=max_examples, largest=64, explicit=(1, 33))
-    def test_create_model_output_shape_for_any_batch_size(student_model, batch_size):
+    def test_create_model_output_shape_for_any_batch_size(
+        student_model: Callable[[], Any], batch_size: int
+    ) -> None:
         images = np.random.default_rng(batch_size).random((batch_size, 28, 28, 1), dtype=np.float32)
         logits = logits_of(student_model(), images)
         if dtype is None:
@@ -96,28 +117,39 @@ def output_shape_test(logits_of, *, max_examples: int, dtype=None):
     return test_create_model_output_shape_for_any_batch_size
 
 
-def logits_not_probabilities_test(logits_of, *, lesson: str):
+def logits_not_probabilities_test(
+    logits_of: Callable[[Any, np.ndarray], np.ndarray], *, lesson: str
+) -> MadeTest:
     """create_model's test that its model's outputs are logits; `lesson` when they look like
     probabilities."""
 
     @pytest.mark.function("create_model")
-    def test_create_model_returns_logits_not_probabilities(student_model):
+    def test_create_model_returns_logits_not_probabilities(
+        student_model: Callable[[], Any],
+    ) -> None:
         images = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
         assert not looks_like_probabilities(logits_of(student_model(), images)), lesson
 
     return test_create_model_returns_logits_not_probabilities
 
 
-def computes_the_tutorials_function_test(logits_of=None, *, problem: str = ARCHITECTURE_PROBLEM):
+def computes_the_tutorials_function_test(
+    logits_of: Callable[[Any, np.ndarray], Any] | None = None,
+    *,
+    problem: str = ARCHITECTURE_PROBLEM,
+) -> MadeTest:
     """create_model's test that, given the reference's trained weights, its model computes the
     reference's probabilities: the softmax of `logits_of(model, images)` (by default the
     kind's prediction); `problem` says what is wrong ({worst}: the largest difference)."""
 
-    def softmax_of_logits(model, images):
-        return tf.nn.softmax(logits_of(model, images)).numpy()
+    def softmax_of_logits(model: Any, images: np.ndarray) -> np.ndarray:
+        # Passed on only when logits_of is given (mypy does not narrow it in here).
+        return tf.nn.softmax(logits_of(model, images)).numpy()  # type: ignore[misc]
 
     @pytest.mark.function("create_model")
-    def test_create_model_computes_the_tutorials_function(kind, student, before_save, mnist):
+    def test_create_model_computes_the_tutorials_function(
+        kind: Kind, student: StudentCode, before_save: BeforeSave, mnist: Digits
+    ) -> None:
         check_computes_the_tutorials_function(
             kind,
             student.create_model,
@@ -131,21 +163,27 @@ def computes_the_tutorials_function_test(logits_of=None, *, problem: str = ARCHI
 
 
 @pytest.mark.function("create_model")
-def test_create_model_returns_a_new_model_each_call(kind, student, student_model):
+def test_create_model_returns_a_new_model_each_call(
+    kind: Kind, student: StudentCode, student_model: Callable[[], Any]
+) -> None:
     check_a_new_model_each_call(student_model(), kind.new_model(student.create_model))
 
 
 @pytest.mark.function("create_model")
-def test_create_model_trains_like_the_reference(student_trained, reference_trained):
+def test_create_model_trains_like_the_reference(
+    student_trained: Callable[[], Trained], reference_trained: Trained
+) -> None:
     check_trains_like_the_reference(student_trained(), reference_trained)
 
 
 @pytest.mark.function("create_model")
-def test_create_model_trains_from_its_own_initial_weights(student_trained_own):
+def test_create_model_trains_from_its_own_initial_weights(
+    student_trained_own: Callable[[], Trained],
+) -> None:
     check_trains_from_its_own_start(student_trained_own())
 
 
-def trainable_values(model) -> list[tuple[str, np.ndarray]]:
+def trainable_values(model: Any) -> list[tuple[str, np.ndarray]]:
     """Each trainable variable's name and value: a graph model's read in its session, a Keras
     variable named by its path (its name is only 'kernel')."""
     if isinstance(model, GraphModel):
@@ -155,7 +193,9 @@ def trainable_values(model) -> list[tuple[str, np.ndarray]]:
 
 
 @pytest.mark.function("create_model")
-def test_create_model_starts_from_the_tutorials_initial_values(student_model):
+def test_create_model_starts_from_the_tutorials_initial_values(
+    student_model: Callable[[], Any],
+) -> None:
     problem = initial_values_problem(trainable_values(student_model()))
     assert problem is None, f"create_model: {problem}"
 
@@ -168,7 +208,7 @@ test_create_model_computes_the_tutorials_function = computes_the_tutorials_funct
 
 
 @pytest.mark.function("create_model")
-def test_create_model_has_the_tutorials_parameters(student_model):
+def test_create_model_has_the_tutorials_parameters(student_model: Callable[[], Any]) -> None:
     graph_checks.check_parameters(student_model())
 
 
@@ -177,20 +217,22 @@ test_create_model_builds_the_tutorials_layers = test_create_model_has_the_tutori
 
 
 @pytest.mark.function("create_model")
-def test_create_model_returns_logits_not_probabilities(student_model):
+def test_create_model_returns_logits_not_probabilities(
+    student_model: Callable[[], Any],
+) -> None:
     graph_checks.check_logits_not_probabilities(student_model())
 
 
 # --- save --------------------------------------------------------------------
 
 
-def savedmodel_folder_test(*, no_model: str, no_variables: str | None):
+def savedmodel_folder_test(*, no_model: str, no_variables: str | None) -> MadeTest:
     """save's test that it writes a SavedModel folder: its proto (else `no_model`) and its
     variables (else `no_variables`; None: another test says what of them is missing). The
     messages are check_a_savedmodel_folder's templates."""
 
     @pytest.mark.function("save")
-    def test_save_writes_a_savedmodel_folder(student_export):
+    def test_save_writes_a_savedmodel_folder(student_export: Callable[[], Export]) -> None:
         check_a_savedmodel_folder(
             student_export().directory, no_model=no_model, no_variables=no_variables
         )
@@ -200,13 +242,18 @@ def savedmodel_folder_test(*, no_model: str, no_variables: str | None):
 
 def reloaded_elsewhere_test(
     serve: str, *, prediction_problem: str, accuracy_source: str, accuracy_fix: str = ""
-):
+) -> MadeTest:
     """save's test that its export, reloaded by TF2 in a fresh process, serves the trained
     model's probabilities (signature `serve`) and accuracy ('evaluate'); the messages as
     check_reloaded_elsewhere takes them."""
 
     @pytest.mark.function("save")
-    def test_save_export_reloaded_elsewhere(student_export, fresh_process, before_save, mnist):
+    def test_save_export_reloaded_elsewhere(
+        student_export: Callable[[], Export],
+        fresh_process: FreshProcess,
+        before_save: BeforeSave,
+        mnist: Digits,
+    ) -> None:
         check_reloaded_elsewhere(
             fresh_process, student_export().directory, before_save, mnist.test_images,
             mnist.test_labels, api="tf2", serve=serve, prediction_problem=prediction_problem,
@@ -217,7 +264,8 @@ def reloaded_elsewhere_test(
 
 
 def check_reloaded_elsewhere(
-    fresh_process, directory, before_save, images, labels, *, api: str, serve: str,
+    fresh_process: FreshProcess, directory: Path, before_save: BeforeSave,
+    images: np.ndarray, labels: np.ndarray, *, api: str, serve: str,
     prediction_problem: str, accuracy_source: str, accuracy_fix: str = "",
 ) -> None:  # fmt: skip
     """The export in `directory`, reloaded in a fresh process by `api` (tf1, tf2), gives the
@@ -235,16 +283,30 @@ def check_reloaded_elsewhere(
     )
 
 
-def exports_each_model_test(served, *, fix: str):
+def exports_each_model_test(
+    served: Callable[
+        [Kind, StudentCode, Any, Path, np.ndarray, np.ndarray], tuple[np.ndarray, float]
+    ],
+    *,
+    fix: str,
+) -> MadeTest:
     """save's test that, called for two models in turn, it exports each: `served(kind, student,
     model, directory, images, labels)` exports `model` into `directory` with the student's save
     and returns what the export predicts and its accuracy; `fix` ends the message."""
 
     @pytest.mark.function("save")
     def test_save_exports_each_model_it_is_given(
-        kind, student, reference, student_export, trained_copy, new_export_dir, mnist
-    ):
-        def served_by_students_save(model, images, labels):
+        kind: Kind,
+        student: StudentCode,
+        reference: ModuleType,
+        student_export: Callable[[], Export],
+        trained_copy: Callable[[], Any],
+        new_export_dir: Callable[[], Path],
+        mnist: Digits,
+    ) -> None:
+        def served_by_students_save(
+            model: Any, images: np.ndarray, labels: np.ndarray
+        ) -> tuple[np.ndarray, float]:
             return served(kind, student, model, new_export_dir(), images, labels)
 
         check_exports_each_model_it_is_given(
@@ -258,7 +320,7 @@ def exports_each_model_test(served, *, fix: str):
 
 
 def check_exports_the_trained_variables(
-    variables: Path, reference_trained, trained_snapshot, *, fix: str
+    variables: Path, reference_trained: Trained, trained_snapshot: Snapshot, *, fix: str
 ) -> None:
     """The checkpoint `variables` (an export's variables/variables) holds every trainable
     variable of the graph model, at its trained value (else `fix` says why it is not)."""
@@ -271,12 +333,14 @@ def check_exports_the_trained_variables(
         )
 
 
-def accuracy_run_in_the_session(loaded, label_key: str):
+def accuracy_run_in_the_session(
+    loaded: Loaded, label_key: str
+) -> Callable[[np.ndarray, np.ndarray], Any]:
     """Runs of the accuracy tensor a graph loader returned, in its session: fed images and
     one-hot labels (under `label_key`), as check_accuracy_of_each_run calls it."""
     tensors, session = loaded.value, loaded.session
 
-    def run_accuracy(images, one_hot_labels):
+    def run_accuracy(images: np.ndarray, one_hot_labels: np.ndarray) -> Any:
         feed = {tensors["input"]: images, tensors[label_key]: one_hot_labels}
         return session.run(tensors["accuracy"], feed)
 
@@ -308,7 +372,12 @@ class OtherNamesExport(NamedTuple):
 
 
 def exported_with_other_tensor_names(
-    kind, student, reference, trained_snapshot, mnist, new_export_dir
+    kind: Kind,
+    student: StudentCode,
+    reference: ModuleType,
+    trained_snapshot: Snapshot,
+    mnist: Digits,
+    new_export_dir: Callable[[], Path],
 ) -> OtherNamesExport:
     # Every other export under test names its tensors as the tutorial does: a save that looks
     # them up by those names, ignoring its arguments, is caught only here.
@@ -335,7 +404,13 @@ def exported_with_other_tensor_names(
 # --- load_signature_tensors --------------------------------------------------
 
 
-def describes_the_signature_test(signatures: dict, check_described, *, where: str, **compared):
+def describes_the_signature_test(
+    signatures: dict,
+    check_described: Callable[[Any, str], None],
+    *,
+    where: str,
+    **compared: Any,
+) -> MadeTest:
     """load_signature_tensors' test that, for each key of `signatures` ({key: (inputs,
     outputs)} as the export declares them), it describes that signature's specs:
     `check_described(description, key)` checks what it returned, check_specs_as_exported
@@ -343,7 +418,9 @@ def describes_the_signature_test(signatures: dict, check_described, *, where: st
 
     @pytest.mark.function("load_signature_tensors")
     @pytest.mark.parametrize("key", sorted(signatures), ids=key_id)
-    def test_load_signature_tensors_describes_the_signature(student, reference_export, key):
+    def test_load_signature_tensors_describes_the_signature(
+        student: StudentCode, reference_export: Export, key: str
+    ) -> None:
         description = student.load_signature_tensors(str(reference_export.directory), key)
         check_described(description, key)
         check_specs_as_exported(
@@ -353,7 +430,11 @@ def describes_the_signature_test(signatures: dict, check_described, *, where: st
     return test_load_signature_tensors_describes_the_signature
 
 
-def rewritten_path_test(predict, reads: tuple[str, str], fix: str):
+def rewritten_path_test(
+    predict: Callable[[Callable[..., Any], str, np.ndarray], np.ndarray],
+    reads: tuple[str, str],
+    fix: str,
+) -> MadeTest:
     """load_signature_tensors' test that a folder replaced by a newer export is loaded anew:
     `predict(load_signature_tensors, path, images)` loads `path` with it and predicts through
     what it returned; `reads` and `fix` as check_loads_an_export_rewritten_at_the_same_path
@@ -361,9 +442,15 @@ def rewritten_path_test(predict, reads: tuple[str, str], fix: str):
 
     @pytest.mark.function("load_signature_tensors")
     def test_load_signature_tensors_loads_an_export_rewritten_at_the_same_path(
-        kind, student, reference, reference_export, new_export_dir, before_save, mnist
-    ):
-        def predicted(path, images):
+        kind: Kind,
+        student: StudentCode,
+        reference: ModuleType,
+        reference_export: Export,
+        new_export_dir: Callable[[], Path],
+        before_save: BeforeSave,
+        mnist: Digits,
+    ) -> None:
+        def predicted(path: str, images: np.ndarray) -> np.ndarray:
             return predict(student.load_signature_tensors, path, images)
 
         check_loads_an_export_rewritten_at_the_same_path(
@@ -382,8 +469,8 @@ TF2_SIGNATURES = ("evaluate", "serving_default")  # what exercises 2 and 4 expor
 @pytest.mark.function("load_signature_tensors")
 @pytest.mark.parametrize("key", TF2_SIGNATURES, ids=key_id)
 def test_load_signature_tensors_returns_the_loaded_objects_own_signature(
-    student, reference_export, key
-):
+    student: StudentCode, reference_export: Export, key: str
+) -> None:
     check_the_loaded_objects_own_signature(
         student.load_signature_tensors(str(reference_export.directory), key), key
     )
@@ -397,8 +484,8 @@ test_load_signature_tensors_in_tf2_returns_the_loaded_objects_own_signature = (
 
 @pytest.mark.function("load_signature_tensors")
 def test_load_signature_tensors_function_takes_keywords_and_restores_the_weights(
-    student, reference_export, before_save, mnist
-):
+    student: StudentCode, reference_export: Export, before_save: BeforeSave, mnist: Digits
+) -> None:
     description = student.load_signature_tensors(str(reference_export.directory), "serving_default")
     describe_check(description, "serving_default")
     outputs = description["function"](input=tf.constant(mnist.test_images))
@@ -416,7 +503,14 @@ test_load_signature_tensors_in_tf2_function_gives_the_trained_probabilities = (
 
 
 def check_exports_each_model_it_is_given(
-    kind, reference, student_export, trained_copy, mnist, served, *, fix
+    kind: Kind,
+    reference: ModuleType,
+    student_export: Callable[[], Export],
+    trained_copy: Callable[[], Any],
+    mnist: Digits,
+    served: Callable[[Any, np.ndarray, np.ndarray], tuple[np.ndarray, float]],
+    *,
+    fix: str,
 ) -> None:
     """save called for two models in turn (after it exported one already) exports each: its
     probabilities and accuracy are that model's. `served(model, images, labels)` exports
@@ -442,7 +536,16 @@ def check_exports_each_model_it_is_given(
 
 
 def check_loads_an_export_rewritten_at_the_same_path(
-    kind, reference, reference_export, new_export_dir, before_save, mnist, predict, *, reads, fix
+    kind: Kind,
+    reference: ModuleType,
+    reference_export: Export,
+    new_export_dir: Callable[[], Path],
+    before_save: BeforeSave,
+    mnist: Digits,
+    predict: Callable[[str, np.ndarray], np.ndarray],
+    *,
+    reads: tuple[str, str],
+    fix: str,
 ) -> None:
     """A served folder replaced by a newer export: the next load must serve the new model.
     `predict(path, images)` loads `path` with the student's loader and predicts through what it
@@ -472,7 +575,11 @@ def check_loads_an_export_rewritten_at_the_same_path(
 
 
 def check_reads_the_names_of_another_export(
-    student, model, new_export_dir, exporter: str, fix: str
+    student: StudentCode,
+    model: Any,
+    new_export_dir: Callable[[], Path],
+    exporter: str,
+    fix: str,
 ) -> None:
     """`model` exported by another exporter, with other names ('classify': 'pixels' in,
     'scores' out): the student's loader must read them from the export (`exporter` says whose
@@ -497,7 +604,9 @@ def check_reads_the_names_of_another_export(
 
 
 @pytest.mark.function("evaluate")
-def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
+def test_evaluate_returns_a_fraction(
+    kind: Kind, student: StudentCode, reference_loaded: Callable[..., Loaded], mnist: Digits
+) -> None:
     loaded = reference_loaded(kind.evaluate_key)
     accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, mnist.test_labels)
     check_a_fraction(accuracy)
@@ -505,8 +614,12 @@ def test_evaluate_returns_a_fraction(kind, student, reference_loaded, mnist):
 
 @pytest.mark.function("evaluate")
 def test_evaluate_counts_the_same_digits_as_the_trained_model(
-    kind, student, reference_loaded, before_save, mnist
-):
+    kind: Kind,
+    student: StudentCode,
+    reference_loaded: Callable[..., Loaded],
+    before_save: BeforeSave,
+    mnist: Digits,
+) -> None:
     loaded = reference_loaded(kind.evaluate_key)
     accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, mnist.test_labels)
     check_accuracy(accuracy, before_save.score)
@@ -524,8 +637,13 @@ test_evaluate_returns_the_trained_models_accuracy = (
 @example(rows=SUBSET_EXAMPLES[0])
 @example(rows=SUBSET_EXAMPLES[1])
 def test_evaluate_counts_correct_predictions_on_any_subset(
-    kind, student, reference_loaded, before_save, mnist, rows
-):
+    kind: Kind,
+    student: StudentCode,
+    reference_loaded: Callable[..., Loaded],
+    before_save: BeforeSave,
+    mnist: Digits,
+    rows: list[int] | np.ndarray,
+) -> None:
     rows = np.array(rows)
     loaded = reference_loaded(kind.evaluate_key, shared=True)
     images, labels = mnist.test_images[rows], mnist.test_labels[rows]
@@ -535,8 +653,12 @@ def test_evaluate_counts_correct_predictions_on_any_subset(
 
 @pytest.mark.function("evaluate")
 def test_evaluate_takes_labels_of_any_integer_dtype(
-    kind, student, reference_loaded, before_save, mnist
-):
+    kind: Kind,
+    student: StudentCode,
+    reference_loaded: Callable[..., Loaded],
+    before_save: BeforeSave,
+    mnist: Digits,
+) -> None:
     labels = mnist.test_labels.astype(np.int32)  # integer digits, not the signature's int64
     loaded = reference_loaded(kind.evaluate_key)
     accuracy = kind.evaluate(student.evaluate, loaded, mnist.test_images, labels)
@@ -545,8 +667,12 @@ def test_evaluate_takes_labels_of_any_integer_dtype(
 
 @pytest.mark.function("evaluate")
 def test_evaluate_answers_each_call_for_its_own_digits(
-    kind, student, reference_loaded, before_save, mnist
-):
+    kind: Kind,
+    student: StudentCode,
+    reference_loaded: Callable[..., Loaded],
+    before_save: BeforeSave,
+    mnist: Digits,
+) -> None:
     # One loaded model, three calls: nothing may carry over from one call to the next.
     loaded = reference_loaded(kind.evaluate_key)
     images, labels = mnist.test_images, mnist.test_labels
@@ -567,8 +693,13 @@ def test_evaluate_answers_each_call_for_its_own_digits(
 
 @pytest.mark.end_to_end
 def test_end_to_end_with_all_your_functions(
-    kind, student, reference, student_trained_own, mnist, new_export_dir
-):
+    kind: Kind,
+    student: StudentCode,
+    reference: ModuleType,
+    student_trained_own: Callable[[], Trained],
+    mnist: Digits,
+    new_export_dir: Callable[[], Path],
+) -> None:
     trained = student_trained_own()
     export = kind.export(student.save, trained.model, new_export_dir())
     check_end_to_end(kind, student, reference, trained, mnist, export.directory)
