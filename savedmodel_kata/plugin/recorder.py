@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from savedmodel_kata.plugin.run import KataTest, kata_test_of
+from savedmodel_kata.plugin.run import RUN_PLAN, KataTest, kata_test_of
 from savedmodel_kata.results import Failure, TestResult
 
 if TYPE_CHECKING:  # pytest's types only: the recorder is imported before pytest runs
@@ -68,6 +68,9 @@ class ResultRecorder:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._tests = {item.nodeid: test for item in session.items if (test := kata_test_of(item))}
+        plan = session.config.stash.get(RUN_PLAN, None)
+        for name in sorted(plan.unloadable_hidden if plan else ()):
+            self.errors.append(f"a hidden test module failed to load ({name}): its tests left out")
         if self._on_collected:
             self._on_collected(self._tests)
 

@@ -137,6 +137,20 @@ def test_hidden_tests_count_and_keep_their_messages_hidden(tmp_path):
     assert b"SECRET" not in reports.junit_xml(graded)
 
 
+def test_a_hidden_module_that_fails_to_load_costs_nothing_and_shows_nothing(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_ex01_graph_mode_broken.py").write_text(
+        'raise RuntimeError("SECRET the instructor\'s own check")\n'
+    )
+    solved_file = {EX1.file_name: solution(EX1)}
+    graded = grade(make_submission(tmp_path / "solved", solved_file), hidden_tests=hidden)
+    assert graded.scores.earned == EX1.points, "the student paid for the instructor's file"
+    assert any("a hidden test module failed to load" in p for p in graded.problems)
+    assert "SECRET" not in json.dumps(reports.report_json(graded))
+    assert "SECRET" not in json.dumps(reports.gradescope_results(graded))
+
+
 # --- the pristine harness from git -------------------------------------------------
 
 
