@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
-from savedmodel_kata.catalogue import END_TO_END, Exercise
+from savedmodel_kata.catalogue import Exercise
 
 
 class Graded(NamedTuple):
@@ -134,9 +134,9 @@ def score(results: Iterable[TestResult], exercises: Iterable[Exercise]) -> Score
     scores = Scores()
     for exercise in exercises:
         for function in exercise.graded_functions:
+            # Every function counts, run or not (an exercise without a file among them): the
+            # maximum is the same for every submission and on every platform.
             mine = by_graded.get(Graded(exercise.id, function.name), [])
-            if function.name == END_TO_END and not mine:
-                continue
             failed = tuple(r for r in mine if not r.passed)
             if not mine or (
                 len(failed) == len(mine)

@@ -141,8 +141,8 @@ def _test_name(exercise: catalogue.Exercise, function: str) -> str:
 
 
 def _graded(graded: GradingResults) -> list[tuple[str, int, FunctionScore | None]]:
-    """Every function of the graded exercises, scored or not (an exercise without a file has
-    no end-to-end result): result.json's maximum stays the assignment's."""
+    """Every function of the graded exercises with its name, its scaled maximum and its score
+    (None only for a function a report read back from an older kata leaves out)."""
     scores = {(f.exercise.id, f.function): f for f in graded.scores.functions}
     return [
         (

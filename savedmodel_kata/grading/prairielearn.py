@@ -89,23 +89,6 @@ def _test(function: FunctionScore) -> dict:
     }
 
 
-def _every_function(graded: GradingResults) -> list[FunctionScore]:
-    """Every function of the graded exercises, scored or not: an exercise whose file or run
-    gave no end-to-end result still counts its end-to-end points in the maximum, as on
-    Classroom 50 and Gradescope (leaving out a file must not raise the fraction)."""
-    scored = {(f.exercise.id, f.function): f for f in graded.scores.functions}
-    return [
-        scored.get(
-            (exercise.id, function.name),
-            FunctionScore(
-                exercise, function.name, float(function.points), 0.0, 0, 0, State.NOT_STARTED
-            ),
-        )
-        for exercise in graded.exercises
-        for function in exercise.graded_functions
-    ]
-
-
 def results_json(graded: GradingResults) -> dict:
     """PrairieLearn's results.json: the kata's grade as a fraction of the graded exercises'
     points, a test per function (its points, the lessons of its visible tests), the summary."""
@@ -119,7 +102,7 @@ def results_json(graded: GradingResults) -> dict:
         "message": f"Score: {reports.points(scores.earned)} / {reports.points(maximum)} "
         f"points ({score:.0%})",
         "output": reports.summary_text(shown),
-        "tests": [_test(function) for function in _every_function(graded)],
+        "tests": [_test(function) for function in scores.functions],
     }
 
 
