@@ -22,7 +22,6 @@ Dask is an optional extra: `pip install 'savedmodel-kata[cluster]'`.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import tempfile
@@ -80,7 +79,7 @@ class Workspace(WorkerPlugin):
         self.engines: list[Engine] = []
         self.idle: list[Engine] = []
 
-    def grade(self, exercise: int, files: dict[str, dict[str, bytes]]) -> dict[str, Target]:
+    def grade(self, exercises: list[int], files: dict[str, dict[str, bytes]]) -> dict[str, Target]:
         for target, named in files.items():
             for name, data in named.items():
                 _write(self.root / target / name, data)
@@ -91,7 +90,7 @@ class Workspace(WorkerPlugin):
                 engine = Engine(self.root, 1, self.time_limit, time_budget=None)
                 self.engines.append(engine)
         try:
-            return engine.run([(exercise, tuple(files))], keep_workers=True)
+            return engine.run([(number, tuple(files)) for number in exercises], keep_workers=True)
         finally:
             with self.lock:
                 if not engine.closed:
@@ -104,9 +103,10 @@ class Workspace(WorkerPlugin):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _grade_task(plugin: str, exercise: int, files: dict[str, dict[str, bytes]]):
-    """A Dask task: one exercise of a student (or a few), by this worker's engine."""
-    return distributed.get_worker().plugins[plugin].grade(exercise, files)
+def _grade_task(plugin: str, exercises: list[int], files: dict[str, dict[str, bytes]]):
+    """A Dask task: a student's exercises, one after another by this worker's engine (one
+    grading process, one TensorFlow import, for the student)."""
+    return distributed.get_worker().plugins[plugin].grade(exercises, files)
 
 
 def _installed_version() -> str:
@@ -154,17 +154,6 @@ def _check_versions(client: distributed.Client) -> None:
         )
 
 
-def _smaller(tasks: list[Task], slots: int) -> list[Task]:
-    """Tasks no larger than it takes to give every worker thread one: a small class (or one
-    exercise) on a large cluster is spread out instead of queued on a few workers."""
-    size = max(1, math.ceil(sum(len(targets) for _, targets in tasks) / slots))
-    return [
-        (exercise, targets[i : i + size])
-        for exercise, targets in tasks
-        for i in range(0, len(targets), size)
-    ]
-
-
 def _merged(parts: list[Target]) -> Target:
     found = Target()
     for part in parts:
@@ -194,38 +183,42 @@ def grade(
     """
     with _client(address) as client:
         _check_versions(client)
-        tasks = _smaller(tasks, sum(client.nthreads().values()))
         plugin = f"{PACKAGE}-{uuid.uuid4().hex}"  # a run of its own: a fresh workspace
         client.register_plugin(Workspace(harness, time_limit), name=plugin)
         try:
+            # The tasks of the same students go as one Dask task, so one worker (one
+            # TensorFlow import) grades them: a grading process never serves two students.
+            groups: dict[tuple[str, ...], list[int]] = {}
+            for index, (_, targets) in enumerate(tasks):
+                groups.setdefault(targets, []).append(index)
             futures = {}
-            for index, (exercise, targets) in enumerate(tasks):
+            for targets, indices in groups.items():
                 files = {
                     target: {path.name: path.read_bytes() for path in (root / target).iterdir()}
                     for target in targets
                 }
-                future = client.submit(_grade_task, plugin, exercise, files, pure=False)
-                futures[future] = index
+                numbers = [tasks[i][0] for i in indices]
+                future = client.submit(_grade_task, plugin, numbers, files, pure=False)
+                futures[future] = (targets, indices)
             parts: dict[str, dict[int, Target]] = {}
             for future in distributed.as_completed(futures):
-                index = futures[future]
-                exercise, targets = tasks[index]
+                targets, indices = futures[future]
                 try:
                     found = future.result()
                 except distributed.KilledWorker as error:
                     raise KataError(
-                        f"exercise {exercise} of {', '.join(targets)}: the Dask workers grading "
-                        f"it died ({error}); the finished students' reports are written, run "
-                        "again to grade the rest"
+                        f"{', '.join(targets)}: the Dask workers grading them died ({error}); "
+                        "the finished students' reports are written, run again to grade the rest"
                     ) from error
                 for target, part in found.items():
-                    parts.setdefault(target, {})[index] = part
+                    parts.setdefault(target, {})[indices[0]] = part
                 findings = {
                     target: _merged([parts[target][i] for i in sorted(parts[target])])
                     for target in targets
                 }
                 if on_done:
-                    on_done(exercise, targets, findings)
+                    for index in indices:
+                        on_done(tasks[index][0], targets, findings)
         finally:
             with contextlib.suppress(Exception):  # a cluster already gone has nothing to end
                 client.unregister_worker_plugin(plugin)
