@@ -49,14 +49,11 @@ def optimizer_of(model: Any) -> Any:
 
 def step_function(model: Any) -> Step:
     """One step of the tutorial's loss on a batch, applied by the model's own optimizer."""
-    optimizer = optimizer_of(model)
-    variables = list(model.trainable_variables)
-    if not variables:
-        raise ModelError(
-            "the model has no trainable variables: keep the network's tf.Variables as "
-            "attributes of its `classifier` tf.Module"
-        )
-    return loss_step(model, variables, optimizer)
+    return loss_step(
+        model,
+        optimizer_of(model),
+        where="keep the network's tf.Variables as attributes of its `classifier` tf.Module",
+    )
 
 
 def train_steps(

@@ -85,23 +85,23 @@ class ModuleKind(SignatureLoading, Kind):
         # The optimizer lives as long as `step`: never an attribute of the model,
         # or its slots would be exported with it.
         optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
-        variables = list(model.trainable_variables)
-        if not variables:
-            raise ModelError(
-                "the model has no trainable variables: create them as tf.Variable attributes "
-                "of the tf.Module"
-            )
-        return loss_step(model, variables, optimizer)
+        return loss_step(
+            model, optimizer, where="create them as tf.Variable attributes of the tf.Module"
+        )
 
     def export(self, save: ExerciseFunction, model: Any, directory: Path) -> Export:
         save(model, str(directory))
         return Export(Path(directory))
 
 
-def loss_step(model: Any, variables: list[Any], optimizer: Any) -> Step:
-    """One step of the tutorial's loss on a batch: `optimizer` applies its gradients to
-    `variables` (shared by every kind that trains a tf.Module)."""
+def loss_step(model: Any, optimizer: Any, where: str) -> Step:
+    """One step of the tutorial's loss on a batch: `optimizer` applies its gradients to the
+    model's trainable variables (shared by every kind that trains a tf.Module). `where`: the
+    exercise's words for where those variables belong, said when the model has none."""
     tf = import_tensorflow()
+    variables = list(model.trainable_variables)
+    if not variables:
+        raise ModelError(f"the model has no trainable variables: {where}")
 
     @tf.function
     def step(images: Any, labels: Any) -> Any:  # tensors in, the loss tensor out
