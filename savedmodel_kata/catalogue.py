@@ -31,6 +31,7 @@ KINDS = {
     "keras": "savedmodel_kata.kinds.keras:KerasKind",
     "serving": "savedmodel_kata.kinds.serving:ServingKind",
     "checkpoint": "savedmodel_kata.kinds.checkpoint:CheckpointKind",
+    "litert": "savedmodel_kata.kinds.litert:LiteRTKind",
 }
 
 
