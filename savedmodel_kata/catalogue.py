@@ -32,6 +32,7 @@ KINDS = {
     "serving": "savedmodel_kata.kinds.serving:ServingKind",
     "checkpoint": "savedmodel_kata.kinds.checkpoint:CheckpointKind",
     "litert": "savedmodel_kata.kinds.litert:LiteRTKind",
+    "custom": "savedmodel_kata.kinds.custom:CustomKind",
 }
 
 
