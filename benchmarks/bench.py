@@ -303,6 +303,83 @@ def bench_exercises(table: Table) -> None:
         )
 
 
+def bench_litert(table: Table) -> None:
+    """Exercise 7: the reference's conversion (float and dynamic-range quantized), the
+    flatbuffers' sizes, the interpreter's time per digit against the SavedModel's, accuracy."""
+    import numpy as np
+
+    from savedmodel_kata import catalogue
+    from savedmodel_kata.code_under_test import import_exercise
+    from savedmodel_kata.kinds.litert import savedmodel_dir_of, tflite_file_of
+    from savedmodel_kata.mnist import load_mnist_dataset
+    from savedmodel_kata.plugin.fixtures import exercise_kind
+    from savedmodel_kata.tensorflow_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    exercise = catalogue.by_id("ex07")
+    kind = exercise_kind(ROOT, exercise)
+    code = import_exercise(ROOT, "solutions", exercise)
+    data = load_mnist_dataset("bundled")
+    images, labels = data.test_images[:PREDICTION_IMAGES], data.test_labels[:PREDICTION_IMAGES]
+    trained = kind.train(code.create_model, data)
+    with tempfile.TemporaryDirectory(prefix="kata-bench-") as folder:
+        exports, convert_seconds = {}, {}
+        for quantize in (False, True):
+            export = kind.export_quantized(
+                code.save, trained.model, Path(folder) / f"q{quantize}", quantize=quantize
+            )
+            savedmodel, tflite = (
+                savedmodel_dir_of(export.directory),
+                tflite_file_of(export.directory),
+            )
+            times = []
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                code.save(str(savedmodel), str(tflite), quantize=quantize)
+                times.append(time.perf_counter() - started)
+            exports[quantize], convert_seconds[quantize] = export, statistics.median(times)
+        savedmodel = savedmodel_dir_of(exports[False].directory)
+        savedmodel_bytes = sum(p.stat().st_size for p in savedmodel.rglob("*") if p.is_file())
+        sizes = {q: tflite_file_of(e.directory).stat().st_size for q, e in exports.items()}
+        serve = tf.saved_model.load(str(savedmodel)).signatures["serving_default"]
+        one = images[:1]
+        savedmodel_batch = _median_seconds(lambda: serve(input=tf.constant(images)))
+        savedmodel_one = _median_seconds(lambda: serve(input=tf.constant(one)))
+        rows = {}
+        for quantize, export in exports.items():
+            loaded = kind.load(code.load_signature_tensors, export.directory, "serving_default")
+            batch = _median_seconds(lambda loaded=loaded: kind.predict_loaded(loaded, images))
+            single = _median_seconds(lambda loaded=loaded: kind.predict_loaded(loaded, one))
+            right = int(np.sum(kind.predict_loaded(loaded, images).argmax(1) == labels))
+            rows[quantize] = (batch, single, right)
+    kind.close(trained.model)
+    savedmodel_right = int(
+        np.sum(serve(input=tf.constant(images))["prediction"].numpy().argmax(1) == labels)
+    )
+    table.add(
+        "conversion, float / quantized",
+        f"{convert_seconds[False]:.2f} s / {convert_seconds[True]:.2f} s",
+    )
+    table.add(
+        "size: SavedModel folder / float / quantized flatbuffer",
+        f"{savedmodel_bytes / 1024:.0f} / {sizes[False] / 1024:.1f} / "
+        f"{sizes[True] / 1024:.1f} KiB (quantized {sizes[True] / sizes[False]:.0%})",
+    )
+    for quantize, label in ((False, "float"), (True, "quantized")):
+        batch, single, right = rows[quantize]
+        table.add(
+            f"{label}: µs per digit, batch of {PREDICTION_IMAGES:,} / one digit",
+            f"{1e6 * batch / len(images):.1f} / {1e6 * single:.0f} µs "
+            f"(SavedModel {1e6 * savedmodel_batch / len(images):.1f} / "
+            f"{1e6 * savedmodel_one:.0f} µs: {savedmodel_batch / batch:.1f}x / "
+            f"{savedmodel_one / single:.1f}x)",
+        )
+    table.add(
+        "right of the test digits: SavedModel / float / quantized",
+        f"{savedmodel_right} / {rows[False][2]} / {rows[True][2]} of {len(images):,}",
+    )
+
+
 def _median_seconds(function) -> float:
     times = []
     for _ in range(5):
@@ -448,6 +525,8 @@ SECTIONS: list[tuple[str, str, tuple[str, ...], Callable[[Table], None], str]] =
      ("exercise", "s / epoch", "test acc.", "export", "save", "load",
       "predict before / after reload"),
      bench_exercises, "plain"),
+    ("litert", "exercise 7: LiteRT conversion, flatbuffer sizes, interpreter against SavedModel",
+     ("measurement", "value"), bench_litert, "plain"),
     ("profile",
      "where one exercise's `pytest solutions/exNN_*.py` spends its time (pytest's durations; "
      "the whole run is the process: the rest of it is Python's start, the plugin and collection)",
