@@ -371,8 +371,8 @@ def bench_litert(table: Table) -> None:
             f"{label}: µs per digit, batch of {PREDICTION_IMAGES:,} / one digit",
             f"{1e6 * batch / len(images):.1f} / {1e6 * single:.0f} µs "
             f"(SavedModel {1e6 * savedmodel_batch / len(images):.1f} / "
-            f"{1e6 * savedmodel_one:.0f} µs: {savedmodel_batch / batch:.1f}x / "
-            f"{savedmodel_one / single:.1f}x)",
+            f"{1e6 * savedmodel_one:.0f} µs; LiteRT {savedmodel_batch / batch:.1f}x / "
+            f"{savedmodel_one / single:.1f}x as fast)",
         )
     table.add(
         "right of the test digits: SavedModel / float / quantized",
