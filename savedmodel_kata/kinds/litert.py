@@ -90,7 +90,12 @@ class LiteRTKind(KerasKind):
     def holds_export(self, directory: Path) -> bool:
         return tflite_file_of(directory).is_file()
 
-    def load(self, load_signature_tensors: ExerciseFunction, directory: Path, key: str) -> Loaded:
+    def load(
+        self,
+        load_signature_tensors: ExerciseFunction,
+        directory: Path,
+        key: str = "serving_default",
+    ) -> Loaded:
         return Loaded(load_signature_tensors(str(tflite_file_of(directory)), key))
 
     def runner(self, loaded: Loaded) -> Any:
