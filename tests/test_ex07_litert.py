@@ -807,8 +807,12 @@ for line in sys.stdin:
             "tensorflow": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
         }
     except BaseException as error:
-        frames = traceback.extract_tb(error.__traceback__)
+        # Where in the code under test (its files only, innermost last): the line to look at.
+        ours = {request["loader"], request["evaluator"]}
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in ours]
         where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.line}" for f in frames[-3:]]
+        if stage.startswith("importing") and isinstance(error, ImportError):
+            stage = "your module imports TensorFlow at its top level (" + stage + ")"
         reply = {
             "error": f"{stage}: {type(error).__name__}: {str(error)[:600]}",
             "where": where,
@@ -849,9 +853,8 @@ class DeviceProcess(FreshProcess):
         try:
             reply = self._reply()
             if "error" in reply:
-                raise FreshProcessError(
-                    f"{reply['error']}\n  at " + "\n  at ".join(reply.get("where", []))
-                )
+                where = "".join(f"\n  at {line}" for line in reply.get("where", []))
+                raise FreshProcessError(reply["error"] + where)
             return reply, np.load(work / "probabilities.npy")
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -960,8 +963,8 @@ def test_evaluate_counts_every_image_of_a_large_batch(
 def test_evaluate_runs_the_signature_by_name_through_the_runner(
     student, reference, trained_copy, tmp_path, mnist
 ):
-    # A flatbuffer whose serving signature is 'classify' ('pixels' -> 'scores' renamed back to
-    # 'prediction' by a wrapper) and whose first subgraph is another signature, 'check'.
+    # A flatbuffer whose 'serving_default' takes 'pixels', and whose first subgraph is another
+    # signature, 'a_check' (one minus the probabilities): what tensor indices would run.
     model = trained_copy()
     pixels = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="pixels")
     savedmodel = keras_savedmodel(
