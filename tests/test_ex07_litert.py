@@ -8,6 +8,10 @@ the LiteRT kind (kinds/litert.py) writes the harness's own SavedModel of it
 What a flatbuffer holds is read from the file with the tests' own
 `ai_edge_litert` interpreter and its schema (never from what the student's
 loader returns), and compared with the SavedModel it was converted from.
+The device is a fresh Python process (`DeviceProcess`: `python -I`, an empty
+folder, one for the run) where `import tensorflow` raises: it imports the
+code under test from its file, loads a moved flatbuffer and reports the
+probabilities and the accuracy back.
 
 Tolerances, measured on the trained reference and the 2,000 test digits (TF
 2.21, ai-edge-litert 2.3.0, XNNPACK on x86-64):
@@ -295,13 +299,21 @@ DYNAMIC_RANGE_ONLY = (
 )
 
 
-def students_save(student, savedmodel: Path, tflite: Path, quantize: bool, what: str) -> None:
+def students_save(
+    student, savedmodel: Path, tflite: Path, quantize: bool, what: str, by_position=False
+) -> None:
+    """The student's save, called by keyword (or, by_position, as save(dir, path, quantize))."""
     try:
-        student.save(saved_model_dir=str(savedmodel), tflite_path=str(tflite), quantize=quantize)
+        if by_position:
+            student.save(str(savedmodel), str(tflite), quantize)
+        else:
+            student.save(
+                saved_model_dir=str(savedmodel), tflite_path=str(tflite), quantize=quantize
+            )
     except StudentError as error:
         not_implemented_or(
             error,
-            f"save(saved_model_dir=..., tflite_path=..., quantize={quantize}) raised on {what}"
+            f"save(saved_model_dir, tflite_path, quantize={quantize}) raised on {what}"
             + (f". {DYNAMIC_RANGE_ONLY}" if quantize else ""),
         )
 
@@ -523,7 +535,7 @@ def test_save_quantized_wide_model_is_at_most_35_percent_of_float(student, tmp_p
     sizes = {}
     for quantize in (False, True):
         tflite = tmp_path / f"wide-{quantize}.tflite"
-        students_save(student, savedmodel, tflite, quantize, "a wide dense model")
+        students_save(student, savedmodel, tflite, quantize, "a wide dense model", quantize)
         sizes[quantize] = tflite.stat().st_size
     share = sizes[True] / sizes[False]
     assert share <= QUANTIZED_SIZE_SHARE, (
@@ -991,7 +1003,7 @@ def test_evaluate_runs_the_signature_by_name_through_the_runner(
         "the interpreter's first subgraph, which may be another signature"
     )
     try:
-        accuracy = student.evaluate(loaded, images, labels)
+        accuracy = student.evaluate(loaded=loaded, images=images, labels=labels)
     except StudentError as error:
         not_implemented_or(
             error,
