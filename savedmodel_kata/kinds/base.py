@@ -51,6 +51,13 @@ def saved_model_file(export_dir: Path) -> Path | None:
     return None
 
 
+# What an export folder of a SavedModel holds. assets.extra: files it carries along, which
+# TensorFlow never reads (the runner's training record goes there, in every kind's folder).
+SAVEDMODEL_ENTRIES = frozenset(
+    {"saved_model.pb", "saved_model.pbtxt", "variables", "assets", "assets.extra", "fingerprint.pb"}
+)
+
+
 class Export(NamedTuple):
     """What an exercise's save wrote: the SavedModel folder, and the .keras file for Keras."""
 
@@ -188,6 +195,11 @@ class Kind:
     def holds_export(self, directory: Path) -> bool:
         """Whether `directory` holds what this kind's save writes: a SavedModel proto."""
         return saved_model_file(directory) is not None
+
+    def foreign_entries(self, directory: Path) -> set[str]:
+        """The names in `directory` that this kind's export never writes: `kata train
+        --overwrite` replaces a folder only when there are none (it holds somebody's files)."""
+        return {path.name for path in Path(directory).iterdir()} - SAVEDMODEL_ENTRIES
 
     def load(self, load_signature_tensors: ExerciseFunction, directory: Path, key: str) -> Loaded:
         raise NotImplementedError

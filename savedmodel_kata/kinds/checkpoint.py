@@ -19,6 +19,7 @@ data order. It runs the same in the fresh process that resumes a checkpoint.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ def state(model: Any) -> list[np.ndarray]:
     ]
 
 
+# A checkpoint's values are in shards named <prefix>.data-00000-of-00001.
+CHECKPOINT_DATA = re.compile(r"\.data-\d+-of-\d+")
+
+
 class CheckpointKind(ModuleKind):
     name = "checkpoint"
     serving_key = evaluate_key = "checkpoint"  # a checkpoint has no signatures: unused
@@ -132,6 +137,19 @@ class CheckpointKind(ModuleKind):
     def holds_export(self, directory: Path) -> bool:
         tf = import_tensorflow()
         return Path(directory).is_dir() and tf.train.latest_checkpoint(str(directory)) is not None
+
+    def foreign_entries(self, directory: Path) -> set[str]:
+        """Anything but the manager's `checkpoint` index, checkpoints' .index and .data-* files
+        (whatever their prefix), and the runner's record."""
+        return {
+            path.name
+            for path in Path(directory).iterdir()
+            if not (
+                path.name in ("checkpoint", "assets.extra")
+                or path.suffix == ".index"
+                or CHECKPOINT_DATA.fullmatch(path.suffix)
+            )
+        }
 
     def load(
         self, load_signature_tensors: ExerciseFunction, directory: Path, key: str = "checkpoint"

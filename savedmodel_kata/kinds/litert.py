@@ -90,6 +90,11 @@ class LiteRTKind(KerasKind):
     def holds_export(self, directory: Path) -> bool:
         return tflite_file_of(directory).is_file()
 
+    def foreign_entries(self, directory: Path) -> set[str]:
+        """Anything but the harness's SavedModel, the flatbuffer and the runner's record."""
+        written = {SAVEDMODEL_NAME, TFLITE_NAME, "assets.extra"}
+        return {path.name for path in Path(directory).iterdir()} - written
+
     def load(
         self,
         load_signature_tensors: ExerciseFunction,

@@ -30,20 +30,12 @@ from savedmodel_kata import catalogue, kinds, settings
 from savedmodel_kata.code_under_test import StudentCode, find_root
 from savedmodel_kata.errors import JobError
 from savedmodel_kata.kinds import cache
-from savedmodel_kata.kinds.base import EPOCHS, Score, saved_model_file
+from savedmodel_kata.kinds.base import EPOCHS, Kind, Score, saved_model_file
 from savedmodel_kata.kinds.keras import keras_file_for
 from savedmodel_kata.settings import TARGETS
 
-# assets.extra: files a SavedModel carries along, which TensorFlow never reads.
+# assets.extra: files a SavedModel carries along, which TensorFlow never reads (kinds/base.py).
 RECORD_FILE = Path("assets.extra") / "training_stats.json"
-SAVEDMODEL_ENTRIES = {
-    "saved_model.pb",
-    "saved_model.pbtxt",
-    "variables",
-    "assets",
-    "assets.extra",
-    "fingerprint.pb",
-}
 EXPORT_FOLDER = "backup"
 IMAGES_SHOWN = 10
 
@@ -177,7 +169,7 @@ def train_and_export(
     kind = exercise_kind(code.root, code.exercise)
     replaced = [p for p in (export_dir, keras_file_for(export_dir)) if p.exists()]
     if export_dir.exists():
-        _check_replaceable(export_dir, overwrite)
+        _check_replaceable(kind, export_dir, overwrite)
     elif replaced and not overwrite:
         raise JobError(f"{replaced[0]} already exists: pass --overwrite to replace it")
     log(
@@ -224,17 +216,16 @@ def train_and_export(
     return record
 
 
-def _check_replaceable(export_dir: Path, overwrite: bool) -> None:
+def _check_replaceable(kind: Kind, export_dir: Path, overwrite: bool) -> None:
     if not overwrite:
         raise JobError(
             f"{export_dir} already exists, and SavedModel exporters refuse to write into an "
             "existing folder. Pass --overwrite to replace it, or --export-dir for another folder."
         )
-    entries = {p.name for p in export_dir.iterdir()} if export_dir.is_dir() else {"(a file)"}
-    unexpected = entries - SAVEDMODEL_ENTRIES
+    unexpected = kind.foreign_entries(export_dir) if export_dir.is_dir() else {"(a file)"}
     if unexpected:
         raise JobError(
-            f"{export_dir} holds more than a SavedModel ({', '.join(sorted(unexpected))}); "
+            f"{export_dir} holds more than a {kind.export_name} ({', '.join(sorted(unexpected))}); "
             "it is not removed, to keep your files safe. Choose another --export-dir."
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,22 @@ def test_train_refuses_to_overwrite_without_being_asked(exported, any_reference,
         jobs.train_and_export(
             any_reference, small_data, export_dir, epochs=0, log=lambda line: None
         )
+
+
+def test_overwrite_replaces_an_export_of_the_same_exercise(
+    exported, any_reference, small_data, tmp_path
+):
+    # Every kind's folder (a SavedModel, checkpoints, a flatbuffer beside its SavedModel) is
+    # recognised as an export, not mistaken for somebody's files.
+    export_dir = tmp_path / "backup"
+    shutil.copytree(exported[0], export_dir)
+    (export_dir / jobs.RECORD_FILE).unlink()
+    jobs.train_and_export(
+        any_reference, small_data, export_dir, epochs=0, overwrite=True, log=lambda line: None
+    )
+    assert json.loads((export_dir / jobs.RECORD_FILE).read_text())["exercise"] == (
+        any_reference.exercise.id
+    )
 
 
 def test_overwrite_never_deletes_a_folder_holding_other_files(reference_code, small_data, tmp_path):
