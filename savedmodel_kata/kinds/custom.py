@@ -36,6 +36,21 @@ def keras_file_in(directory: Path) -> Path:
     return Path(directory) / MODEL_FILE
 
 
+def _without_own_modules(config: Any) -> Any:
+    # A registered class's config names the module it was imported as: the same file under
+    # another target (solutions, exercises, a mutant) computes the same.
+    if isinstance(config, dict):
+        own = config.get("registered_name") and not str(config.get("module")).startswith("keras")
+        return {
+            key: _without_own_modules(value)
+            for key, value in config.items()
+            if not (own and key == "module")
+        }
+    if isinstance(config, list):
+        return [_without_own_modules(value) for value in config]
+    return config
+
+
 class CustomKind(KerasKind):
     name = "custom"
     serving_key = evaluate_key = "keras"  # a .keras file has no signatures: unused
@@ -73,7 +88,8 @@ class CustomKind(KerasKind):
         and every edit of save or evaluate would retrain; two layers that compute and train
         alike train to the same weights."""
         tf = import_tensorflow()
-        config = json.dumps(_without_names(json.loads(model.to_json())), sort_keys=True)
+        config = json.loads(model.to_json())
+        config = json.dumps(_without_names(_without_own_modules(config)), sort_keys=True)
         fixed = [np.array(v).tobytes() for v in model.non_trainable_variables]
         images = np.random.default_rng(SEED).random((8, 28, 28, 1), dtype=np.float32)
         labels = tf.constant(np.arange(8) % 10, tf.int64)
