@@ -211,8 +211,8 @@ def keras_savedmodel(model, directory: Path, endpoints: dict) -> Path:
 
 
 def other_names_savedmodel(model, directory: Path) -> Path:
-    """`model` exported under other keys and names: 'classify' ('pixels' -> 'scores',
-    softmax) and 'check' ('pixels', 'digits' -> 'right', a count)."""
+    """`model` exported under other keys and names, and no 'serving_default': 'classify'
+    ('pixels' -> 'scores', softmax) and 'check' ('pixels', 'digits' -> 'right', a count)."""
     pixels = tf.TensorSpec([None, 28, 28, 1], tf.float32, name="pixels")
     digits = tf.TensorSpec([None], tf.int64, name="digits")
 
@@ -220,14 +220,22 @@ def other_names_savedmodel(model, directory: Path) -> Path:
         right = tf.equal(tf.argmax(model(pixels), 1), digits)
         return {"right": tf.reduce_sum(tf.cast(right, tf.int32))}
 
-    return keras_savedmodel(
+    archived = keras_savedmodel(
         model,
-        directory,
+        directory.with_name(directory.name + "-archived"),
         {
             "classify": (lambda pixels: {"scores": tf.nn.softmax(model(pixels))}, [pixels]),
             "check": (check, [pixels, digits]),
         },
     )
+    # ExportArchive also writes its first endpoint as 'serving_default': saved again with the
+    # two keys only, so that a 'serving_default' assumed anywhere finds nothing.
+    loaded = tf.saved_model.load(str(archived))
+    keys = ("classify", "check")
+    tf.saved_model.save(
+        loaded, str(directory), signatures={key: loaded.signatures[key] for key in keys}
+    )
+    return directory
 
 
 def needs_select_tf_ops(directory: Path) -> Path:
@@ -575,14 +583,16 @@ def test_save_converts_each_savedmodel_it_is_given_to_the_same_path(
 # --- load_signature_tensors --------------------------------------------------
 
 
-def students_load(student, tflite, key) -> dict:
+def students_load(
+    student, tflite, key, what="the reference's flatbuffer", lesson="see the error below"
+) -> dict:
     try:
         loaded = student.load_signature_tensors(tflite_path=str(tflite), signature_key=key)
     except StudentError as error:
         not_implemented_or(
             error,
-            f"load_signature_tensors(tflite_path=..., signature_key={key!r}) raised on the "
-            "reference's flatbuffer, which has that signature",
+            f"load_signature_tensors(tflite_path=..., signature_key={key!r}) raised on {what}, "
+            f"which has that signature: {lesson}",
         )
     assert isinstance(loaded, dict) and {"interpreter", "runner", "inputs", "outputs"} <= set(
         loaded
@@ -681,31 +691,63 @@ def test_load_signature_tensors_runner_runs_any_batch_size(
 def test_load_signature_tensors_reads_another_flatbuffers_names(
     student, trained_copy, tmp_path, mnist
 ):
+    # Other keys and names, and no 'serving_default': each signature's runner is run, so a
+    # runner of another signature than the key asked for shows.
     model = trained_copy()
     tflite = converted_by_test(
         other_names_savedmodel(model, tmp_path / "other"), tmp_path / "o.tflite"
     )
+    what = (
+        "a flatbuffer whose signatures are 'classify' ('pixels' -> 'scores') and 'check' "
+        "('pixels', 'digits' -> 'right'), and no 'serving_default'"
+    )
     expected = signatures_in(tflite)
-    for key in ("classify", "check"):
-        loaded = student.load_signature_tensors(str(tflite), key)
+    images, labels = mnist.test_images[:50], mnist.test_labels[:50]
+    probabilities = tf.nn.softmax(model(tf.constant(images))).numpy()
+    runs = {
+        "classify": ({"pixels": images}, "scores", probabilities),
+        "check": (
+            {"pixels": images, "digits": labels.astype(np.int64)},
+            "right",
+            np.int32(np.sum(probabilities.argmax(1) == labels)),
+        ),
+    }
+    for key, (inputs, output, wanted_output) in runs.items():
+        lesson = (
+            f"return interpreter.get_signature_runner(signature_key), the runner of {key!r}, "
+            "the signature asked for"
+        )
+        loaded = students_load(student, tflite, key, what, lesson)
         described = {side: sorted(dict(loaded[side])) for side in ("inputs", "outputs")}
         wanted = {
             side: sorted(part)
             for side, part in zip(("inputs", "outputs"), expected[key], strict=True)
         }
         assert described == wanted, (
-            f"for a flatbuffer whose signature {key!r} maps {wanted['inputs']} to "
-            f"{wanted['outputs']}, you described {described}: read the names from the "
-            "signature runner, never assume the harness's"
+            f"for {what}, you described signature {key!r} as {described}; it maps "
+            f"{wanted['inputs']} to {wanted['outputs']}: read the names from the signature "
+            "runner, never assume the harness's"
         )
-    images = mnist.test_images[:50]
-    runner = student.load_signature_tensors(str(tflite), "classify")["runner"]
-    scores = np.array(runner(pixels=images)["scores"], copy=True)
-    expected_scores = tf.nn.softmax(model(tf.constant(images))).numpy()
-    assert np.max(np.abs(scores - expected_scores)) <= FLOAT_TOLERANCE, (
-        "the runner of signature 'classify' gives other scores than the model: return "
-        "get_signature_runner(signature_key), the signature asked for"
-    )
+        try:
+            outputs = dict(loaded["runner"](**inputs))
+        except Exception as error:
+            pytest.fail(
+                f"for {what}, the runner you returned for {key!r}, called with "
+                f"{sorted(inputs)}, raised {type(error).__name__}: "
+                f"{str(error).splitlines()[0][:200]}. {lesson}",
+                pytrace=False,
+            )
+        found = np.array(outputs[output], copy=True) if output in outputs else None
+        worst = (
+            float(np.max(np.abs(found - wanted_output)))
+            if found is not None and found.shape == np.shape(wanted_output)
+            else float("inf")
+        )
+        assert worst <= FLOAT_TOLERANCE, (
+            f"for {what}, the runner you returned for {key!r} gave outputs {sorted(outputs)}"
+            + ("" if found is None else f", {output!r} shaped {found.shape}")
+            + f", off by {worst:.3g} from the model's: {lesson}"
+        )
 
 
 @pytest.mark.function("load_signature_tensors")
