@@ -170,11 +170,12 @@ def predicted(path, images) -> np.ndarray:
 
 def not_implemented_or(error: StudentError, message: str):
     """A stub's pointer stays the report; any other error of the student's fails with
-    `message` (and the error's last line)."""
+    `message`, the error (its first line) and where it was raised (its last)."""
     if error.failure == Failure.NOT_IMPLEMENTED:
         raise error
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    pytest.fail(f"{message}\n  {lines[-1] if lines else ''}"[:1500], pytrace=False)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    shown = "\n  ".join(dict.fromkeys(lines[:1] + lines[-1:]))
+    pytest.fail(f"{message}\n  {shown}"[:1500], pytrace=False)
 
 
 # --- flatbuffers the tests convert themselves ------------------------------------
