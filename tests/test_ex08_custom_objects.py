@@ -341,7 +341,8 @@ def test_create_model_layer_rebuilds_from_its_config_with_its_arguments(student_
         )
     images = np.random.default_rng(3).random((4, 28, 28, 1), dtype=np.float32)
     original(tf.constant(images))  # built: its weights exist
-    original.set_weights([np.float32(0.2), np.float32(0.5)][: len(original.get_weights())])
+    for variable in original.non_trainable_weights:
+        variable.assign({"mean": 0.2, "deviation": 0.5}.get(variable.name, variable))
     config = original.get_config()
     json.dumps(config)  # a .keras file stores it as JSON
     assert config.get("epsilon") == 0.25 and config.get("name") == "probe", (
@@ -358,7 +359,7 @@ def test_create_model_layer_rebuilds_from_its_config_with_its_arguments(student_
         assert worst <= 1e-5, (
             f"with mean 0.2, deviation 0.5 and epsilon 0.25, {name} computes other values than "
             f"(x - mean) / (deviation + epsilon), by up to {worst:.3g}: use self.epsilon in "
-            "call, and weights named 'mean' then 'deviation'"
+            "call, and non-trainable weights named 'mean' and 'deviation'"
         )
 
 
@@ -578,6 +579,21 @@ def printing_saved_model(directory: Path) -> Path:
     return directory
 
 
+def listing_saved_model(directory: Path, folder: Path) -> Path:
+    """A SavedModel whose signature lists the files of `folder` (MatchingFiles), an op no
+    default denylist names: it reads no file, writes none, prints nothing."""
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="input")])
+    def serve(input):
+        found = tf.cast(tf.size(tf.io.matching_files(str(folder / "*"))), tf.float32)
+        return {"output_0": tf.reshape(input, [-1, 784])[:, :10] + found}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": serve})
+    return directory
+
+
 @keras.saving.register_keras_serializable(package="kata_tests")
 class SafeModeProbe(keras.layers.Layer):
     """A layer the tests trust: it records whether Keras rebuilt it in safe mode, and writes
@@ -651,6 +667,14 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "PrintV2",
         "its signature prints (PrintV2): allow only the ops a classifier needs, not only "
         "'no file ops'",
+    )
+    attacks["savedmodel-listing-files"] = Attack(
+        listing_saved_model(folder / "lists", folder),
+        folder / "lists.marker",
+        "MatchingFiles",
+        "its signature lists your files (MatchingFiles), which no default denylist names "
+        "(saved_model_cli's is ReadFile, WriteFile, PrintV2): allow only the ops a classifier "
+        "needs, CLASSIFIER_OPS, never a denylist",
     )
 
     marker = folder / "lambda.marker"
@@ -737,6 +761,7 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "custom-object-not-allowed",
         "savedmodel-reading-and-writing-files",
         "savedmodel-printing",
+        "savedmodel-listing-files",
     ],
 )
 def test_load_signature_tensors_refuses_before_anything_runs(student, attacks, monkeypatch, case):

@@ -112,6 +112,10 @@ class CustomKind(KerasKind):
     def holds_export(self, directory: Path) -> bool:
         return keras_file_in(directory).is_file()
 
+    def foreign_entries(self, directory: Path) -> set[str]:
+        """Anything but the .keras file and the runner's record."""
+        return {path.name for path in Path(directory).iterdir()} - {MODEL_FILE, "assets.extra"}
+
     def load(
         self, load_signature_tensors: ExerciseFunction, directory: Path, key: str = "keras"
     ) -> Loaded:
