@@ -1051,7 +1051,9 @@ def test_evaluate_runs_the_signature_by_name_through_the_runner(
         not_implemented_or(
             error,
             f"on a flatbuffer whose serving signature's input is 'pixels' and whose first "
-            f"subgraph is another signature, evaluate raised (below). {lesson}",
+            f"subgraph is another signature, evaluate raised (below). {lesson}. While a "
+            "signature runner of it exists, the interpreter itself refuses resize_tensor_input, "
+            "allocate_tensors and invoke ('There is at least 1 reference to internal data')",
         )
     assert isinstance(accuracy, float) and same_count(accuracy, expected), (
         f"on a flatbuffer whose serving signature's input is 'pixels' and whose first subgraph "
