@@ -54,6 +54,9 @@ EPSILON = 1e-3  # added to the deviation: a blank image set must not divide by z
 STANDARDIZE = "savedmodel_kata>Standardize"
 # Class names refused even in Keras' own modules: they run code or load files of their own.
 REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
+# Values Keras writes as data and reads back without importing anything (a functional model's
+# tensors, arrays, bytes).
+KERAS_DATA = frozenset({"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__"})
 # Every op a SavedModel of the kata's classifier may hold, in its graph or its function library:
 # the network's, the variables' and the calls' plumbing, and the checkpoint ops of every
 # SavedModel's saver (they read and write the export's own variables). Nothing that reads or
@@ -133,9 +136,10 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
       loading anything, and walk every object it names, at every depth
       (nested models, a layer's initializers, functions). Each must be
       Keras' own (`module` "keras" or starting "keras.") or have a
-      registered name in `allowed` (a function is judged as a class is);
-      `Lambda`, `TFSMLayer` and Python lambdas (class_name "__lambda__")
-      are refused even so. Then `keras.saving.load_model(path,
+      registered name in `allowed` (a function is judged as a class is),
+      or be data Keras reads without importing anything (KERAS_DATA: a
+      functional model's tensors, arrays); `Lambda`, `TFSMLayer` and Python
+      lambdas (class_name "__lambda__") are refused even so. Then `keras.saving.load_model(path,
       safe_mode=True)`.
     * A SavedModel folder: read its `saved_model.pb` as a proto first; every
       op of every meta graph's graph and function library must be in
