@@ -495,13 +495,20 @@ def test_save_raises_for_a_savedmodel_that_needs_select_tf_ops(student, tmp_path
     try:
         run_signature(tflite, "serving_default", input=np.zeros((1, 28, 28, 1), np.float32))
     except Exception as error:  # what the device would meet
-        problem = f" The device's interpreter then fails: {str(error).splitlines()[0][:200]}"
+        sentence = str(error).splitlines()[0].split(". ")[0].rstrip(".")[:200]
+        problem = f" The device's interpreter then fails: {sentence}."
+    operators = sorted(operators_in(tflite)) if tflite.exists() else []
+    allowed = (
+        f"Select TF (Flex) ops were allowed. They fail at run time in the standalone "
+        f"interpreter ({FLEX_ISSUE})"
+        if any(name.startswith("CUSTOM:Flex") for name in operators)
+        else "custom ops were allowed (converter.allow_custom_ops = True): the interpreter has "
+        "no kernel for them"
+    )
     pytest.fail(
         "save converted a SavedModel that needs tf.linalg.inv, which LiteRT has no builtin op "
-        f"for, into {sorted(operators_in(tflite)) if tflite.exists() else 'nothing'}: Select TF "
-        f"(Flex) ops were allowed. They fail at run time in the standalone interpreter "
-        f"({FLEX_ISSUE}).{problem} Allow only tf.lite.OpsSet.TFLITE_BUILTINS, so conversion "
-        "raises, on your desk",
+        f"for, into {operators or 'nothing'}: {allowed}.{problem} Allow only "
+        "tf.lite.OpsSet.TFLITE_BUILTINS and no custom ops, so conversion raises, on your desk",
         pytrace=False,
     )
 
