@@ -6,11 +6,11 @@ non-trainable weights; the kind gives it the bundled training digits, so
 every model it builds (reference, student, copies) starts from the same
 statistics, and training is exercise 3's (`compile`, `train_on_batch`).
 `save(model, keras_file)` writes a .keras file, `MODEL_FILE` inside the
-export folder; `load_signature_tensors(path)` checks a file before loading it
-and returns {'model', 'format', 'checked'}; `evaluate(model, images, labels)`
-scores the Keras model it returned. Snapshots hold the non-trainable weights
-too, and the cache key their values: the statistics decide what the model
-computes.
+export folder; `load_signature_tensors(path, allowed=(STANDARDIZE,))` checks
+a file before loading it and returns {'model', 'format', 'checked'};
+`evaluate(model, images, labels)` scores the Keras model it returned.
+Snapshots hold the non-trainable weights too, and the cache key their
+values: the statistics decide what the model computes.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from savedmodel_kata.mnist import bundled_digits
 from savedmodel_kata.tensorflow_setup import import_tensorflow
 
 MODEL_FILE = "model.keras"  # what save writes, inside the export folder
+# The registered name of the exercise's layer: the one custom object the kind's loads allow.
+STANDARDIZE = "savedmodel_kata>Standardize"
 
 
 def keras_file_in(directory: Path) -> Path:
@@ -120,7 +122,7 @@ class CustomKind(KerasKind):
         self, load_signature_tensors: ExerciseFunction, directory: Path, key: str = "keras"
     ) -> Loaded:
         """`key` is unused: the export is one .keras file."""
-        return Loaded(load_signature_tensors(str(keras_file_in(directory))))
+        return Loaded(load_signature_tensors(str(keras_file_in(directory)), allowed=(STANDARDIZE,)))
 
     def loaded_model(self, loaded: Loaded) -> Any:
         value = loaded.value
