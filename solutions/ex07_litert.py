@@ -27,7 +27,8 @@ names; tensor indices (`get_input_details()[0]['index']`) belong to the
 interpreter's first subgraph, which may be another signature, and change
 with every conversion. A runner resizes its inputs to the batch it is given
 (the signature's batch dimension is dynamic: -1 in `shape_signature`), so
-any batch size runs.
+any batch size runs; `interpreter.resize_tensor_input` is for the first
+subgraph only, and refused while a signature runner exists.
 
 Quantization trades size for accuracy: measure both. Dynamic-range
 quantization (`converter.optimizations = [tf.lite.Optimize.DEFAULT]`, no
