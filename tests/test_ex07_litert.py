@@ -492,12 +492,13 @@ def test_save_writes_only_builtin_ops(students_flatbuffer, quantize):
 
 
 @pytest.mark.function("save")
-def test_save_raises_for_a_savedmodel_that_needs_select_tf_ops(student, tmp_path):
+@pytest.mark.parametrize("quantize", [False, True], ids=["float", "quantized"])
+def test_save_raises_for_a_savedmodel_that_needs_select_tf_ops(student, tmp_path, quantize):
     save = student.save  # first: a stub's pointer is the report
     savedmodel = needs_select_tf_ops(tmp_path / "inverse")
     tflite = tmp_path / "inverse.tflite"
     try:
-        save(saved_model_dir=str(savedmodel), tflite_path=str(tflite), quantize=False)
+        save(saved_model_dir=str(savedmodel), tflite_path=str(tflite), quantize=quantize)
     except StudentError as error:
         if error.failure == Failure.NOT_IMPLEMENTED:
             raise
@@ -517,9 +518,10 @@ def test_save_raises_for_a_savedmodel_that_needs_select_tf_ops(student, tmp_path
         "no kernel for them"
     )
     pytest.fail(
-        "save converted a SavedModel that needs tf.linalg.inv, which LiteRT has no builtin op "
-        f"for, into {operators or 'nothing'}: {allowed}.{problem} Allow only "
-        "tf.lite.OpsSet.TFLITE_BUILTINS and no custom ops, so conversion raises, on your desk",
+        f"save (quantize={quantize}) converted a SavedModel that needs tf.linalg.inv, which "
+        f"LiteRT has no builtin op for, into {operators or 'nothing'}: {allowed}.{problem} "
+        "Allow only tf.lite.OpsSet.TFLITE_BUILTINS and no custom ops, quantized or not, so "
+        "conversion raises, on your desk",
         pytrace=False,
     )
 
