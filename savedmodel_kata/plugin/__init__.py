@@ -215,7 +215,9 @@ class NotSetUp:
             raise AttributeError(name)
         self._fail()
 
+    # ... and as a path: `tmp_path / 'name'` is a first use too.
     __call__ = __getitem__ = __iter__ = __len__ = __enter__ = _fail
+    __truediv__ = __rtruediv__ = __fspath__ = _fail
 
 
 def _stub_lesson(item: pytest.Item, test: KataTest) -> str | None:

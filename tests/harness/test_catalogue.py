@@ -34,6 +34,13 @@ def test_catalogue_lists_exercises_in_order():
         assert all(f.points > 0 and len(f.hints) == 3 for f in exercise.functions)
 
 
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_every_exercise_is_worth_ten_points(exercise):
+    # What the instructors' guide promises: an exercise's weight in a grade is the same for all.
+    points = sum(f.points for f in exercise.functions) + exercise.end_to_end_points
+    assert points == 10, f"exercise {exercise.number} is worth {points} points, not 10"
+
+
 def test_a_malformed_catalogue_is_refused():
     raw = {
         "exercise": [
