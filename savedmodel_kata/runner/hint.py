@@ -47,7 +47,8 @@ def run(args) -> int:
         else exercise.functions
     )
     for function in functions:
-        print(f"\n{function.name}() ({function.points} points)")
+        unit = "point" if function.points == 1 else "points"
+        print(f"\n{function.name}() ({function.points} {unit})")
         for level, text in enumerate(function.hints[: args.level], start=1):
             print(
                 textwrap.fill(
