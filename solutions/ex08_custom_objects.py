@@ -186,6 +186,33 @@ def _keras_objects(config):
             stack.extend(value)
 
 
+def _strings(config):
+    """Every string of the config, at every depth (keys aside)."""
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+def _custom_names(config, allowed):
+    """The strings Keras would look up in the registry of custom objects, not allowed.
+
+    Keras tries the registry first, for any name wherever it stands (a class_name, a function's
+    config, a bare string such as an initializer's), whatever `module` says: a registered name
+    has a '>' ("package>Name"); any key of the process's registry is one too."""
+    registry = keras.saving.get_custom_objects()
+    return {
+        value
+        for value in _strings(config)
+        if (">" in value or value in registry) and value not in allowed
+    }
+
+
 def _refusal(entry, allowed):
     """Why the config entry must not be rebuilt, or None if it may."""
     class_name, module = entry.get("class_name"), entry.get("module")
@@ -201,8 +228,10 @@ def _refusal(entry, allowed):
 
 
 def _check_keras_file(path, allowed):
-    found, refused = set(), []
-    for entry in _keras_objects(_keras_config(path)):
+    config = _keras_config(path)
+    found = set()
+    refused = [f"{name}, a custom object not allowed" for name in _custom_names(config, allowed)]
+    for entry in _keras_objects(config):
         found.add(entry["class_name"])
         reason = _refusal(entry, allowed)
         if reason is not None:
@@ -245,8 +274,13 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
       registered name in `allowed` (a function is judged as a class is),
       or be data Keras reads without importing anything (KERAS_DATA: a
       functional model's tensors, arrays); `Lambda`, `TFSMLayer` and Python
-      lambdas (class_name "__lambda__") are refused even so. Then `keras.saving.load_model(path,
-      safe_mode=True)`.
+      lambdas (class_name "__lambda__") are refused even so. And Keras
+      looks a name up in the registry of custom objects before anything
+      else, wherever it stands (a class_name under module "keras.layers",
+      a function's config, a bare string such as an initializer's): every
+      string of the config with a '>' ("package>Name") or that is a key of
+      `keras.saving.get_custom_objects()` must be in `allowed`. Then
+      `keras.saving.load_model(path, safe_mode=True)`.
     * A SavedModel folder: read its `saved_model.pb` as a proto first; every
       op of every meta graph's graph and function library must be in
       CLASSIFIER_OPS. Then `tf.saved_model.load(path)`.

@@ -614,6 +614,20 @@ class SafeModeProbe(keras.layers.Layer):
         return inputs
 
 
+@keras.saving.register_keras_serializable(package="kata_tests")
+class MarkerInitializer(keras.initializers.Initializer):
+    """An initializer the tests registered: it writes SafeModeProbe.marker (when set) as it is
+    called, and gives zeros."""
+
+    def __call__(self, shape, dtype=None):
+        if SafeModeProbe.marker is not None:
+            SafeModeProbe.marker.write_text("initialized")
+        return keras.ops.zeros(shape, dtype=dtype)
+
+
+MARKER_INITIALIZER = "kata_tests>MarkerInitializer"
+
+
 def with_probe() -> keras.Model:
     keras.utils.set_random_seed(7)
     return keras.Sequential(
@@ -742,6 +756,42 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         f"its layer {PROBE!r} is registered in this process but not in `allowed`: refuse every "
         "registered name that is not allowed (Keras would rebuild it, running its code)",
     )
+    marker = folder / "by-class-name.marker"
+    with_probe().save(folder / "by-class-name.keras")
+
+    def name_the_probe_by_its_class_name_only(config):
+        (probe,) = [e for e in config["config"]["layers"] if e["class_name"] == "SafeModeProbe"]
+        probe.update({"class_name": PROBE, "module": "keras.layers"})
+        del probe["registered_name"]  # Keras then takes the class_name for it
+
+    rewrite_config(folder / "by-class-name.keras", name_the_probe_by_its_class_name_only)
+    attacks["registered-name-as-a-class-name"] = Attack(
+        folder / "by-class-name.keras",
+        marker,
+        PROBE,
+        f"a layer with class_name {PROBE!r}, module 'keras.layers' and no registered_name: "
+        "Keras looks every name up in the registry of custom objects first, whatever the module "
+        "says. Refuse every string of the config with a '>' (or that is a key of "
+        "keras.saving.get_custom_objects()) that is not in `allowed`, not only registered_name",
+    )
+
+    marker = folder / "bare-string.marker"
+    keras_own_model().save(folder / "bare-string.keras")
+
+    def name_an_initializer_by_a_bare_string(config):
+        config["config"]["layers"][-1]["config"]["kernel_initializer"] = MARKER_INITIALIZER
+
+    rewrite_config(folder / "bare-string.keras", name_an_initializer_by_a_bare_string)
+    attacks["registered-initializer-as-a-bare-string"] = Attack(
+        folder / "bare-string.keras",
+        marker,
+        MARKER_INITIALIZER,
+        f"a Dense layer's kernel_initializer is the bare string {MARKER_INITIALIZER!r}, no dict, "
+        "no class_name: Keras finds it in the registry of custom objects and calls it as the "
+        "layer is built. Refuse every string of the config with a '>' (or that is a key of "
+        "keras.saving.get_custom_objects()) that is not in `allowed`",
+    )
+
     for attack in attacks.values():
         attack.marker.unlink(missing_ok=True)  # building some of them ran their code here
     return attacks
@@ -760,6 +810,8 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "module-function-in-an-initializer",
         "tfsm-layer-in-a-nested-model",
         "custom-object-not-allowed",
+        "registered-name-as-a-class-name",
+        "registered-initializer-as-a-bare-string",
         "savedmodel-reading-and-writing-files",
         "savedmodel-printing",
         "savedmodel-listing-files",
