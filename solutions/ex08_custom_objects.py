@@ -228,6 +228,10 @@ def _refusal(entry, allowed):
 
 
 def _check_keras_file(path, allowed):
+    if not os.fspath(path).endswith(".keras"):
+        # load_model reads a file by its suffix (.h5 as HDF5, whose config this check never
+        # reads, even if the file is a zip too): only a .keras file is read as the zip checked.
+        raise UnsafeModelError(f"{path} is not a .keras file (nor a SavedModel folder)")
     config = _keras_config(path)
     found = set()
     refused = [f"{name}, a custom object not allowed" for name in _custom_names(config, allowed)]
@@ -267,9 +271,11 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
     besides Keras' own (by default the kata's "savedmodel_kata>Standardize";
     `allowed=()` trusts Keras' own objects only).
 
-    * A .keras file: read its `config.json` from the zip first, without
-      loading anything, and walk every object it names, at every depth
-      (nested models, a layer's initializers, functions). Each must be
+    * A .keras file (its path ends in '.keras': load_model reads other
+      suffixes otherwise, an '.h5' as HDF5 even if it is a zip too): read
+      its `config.json` from the zip first, without loading anything, and
+      walk every object it names, at every depth (nested models, a
+      layer's initializers, functions). Each must be
       Keras' own (`module` "keras" or starting "keras.") or have a
       registered name in `allowed` (a function is judged as a class is),
       or be data Keras reads without importing anything (KERAS_DATA: a

@@ -792,6 +792,21 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "keras.saving.get_custom_objects()) that is not in `allowed`",
     )
 
+    marker = folder / "polyglot.marker"
+    polyglot = folder / "polyglot.h5"
+    with_probe().save(polyglot)  # HDF5, Keras' legacy format
+    keras_own_model().save(folder / "innocent.keras")
+    # A zip is read from its end, HDF5 from its start: the file is both.
+    polyglot.write_bytes(polyglot.read_bytes() + (folder / "innocent.keras").read_bytes())
+    attacks["hdf5-that-is-also-a-zip"] = Attack(
+        polyglot,
+        marker,
+        ".h5",
+        "an .h5 file that is also a zip: its config.json names Keras' own layers only, but "
+        "load_model reads a file by its suffix, an .h5 as HDF5, whose model config rebuilds "
+        f"{PROBE!r}. Read as the zip checked only a path ending in '.keras'; refuse the rest",
+    )
+
     for attack in attacks.values():
         attack.marker.unlink(missing_ok=True)  # building some of them ran their code here
     return attacks
@@ -812,6 +827,7 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "custom-object-not-allowed",
         "registered-name-as-a-class-name",
         "registered-initializer-as-a-bare-string",
+        "hdf5-that-is-also-a-zip",
         "savedmodel-reading-and-writing-files",
         "savedmodel-printing",
         "savedmodel-listing-files",
