@@ -57,10 +57,8 @@ REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
 # Values Keras writes as data and reads back without importing anything (a functional model's
 # tensors, arrays, bytes).
 KERAS_DATA = frozenset({"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__"})
-# Every op a SavedModel of the kata's classifier may hold, in its graph or its function library:
-# the network's, the variables' and the calls' plumbing, and the checkpoint ops of every
-# SavedModel's saver (they read and write the export's own variables). Nothing that reads or
-# writes other files, prints, or runs Python.
+# Every op a SavedModel of the kata's classifier may run, loaded or called: the network's, the
+# variables' and the calls' plumbing. Nothing that reads or writes files, prints, or runs Python.
 CLASSIFIER_OPS = frozenset(
     {
         # the network
@@ -71,7 +69,13 @@ CLASSIFIER_OPS = frozenset(
         "Const", "Identity", "IdentityN", "NoOp", "Placeholder", "VarHandleOp",
         "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp", "DisableCopyOnRead",
         "StatefulPartitionedCall", "PartitionedCall",
-        # the saver's functions
+    }
+)  # fmt: skip
+# The checkpoint ops of every SavedModel's saver, which writes and reads files (SaveV2 writes
+# any path it is given): allowed only in the saver's own functions, which nothing that loading or
+# calling runs reaches.
+SAVER_OPS = frozenset(
+    {
         "SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin",
         "StaticRegexFullMatch", "Select",
     }
@@ -245,6 +249,26 @@ def _check_keras_file(path, allowed):
     return sorted(found)
 
 
+def _functions_called(nodes):
+    """The names of the functions `nodes` call (a call's `f`, a loop's body: any func attr)."""
+    for node in nodes:
+        for attr in node.attr.values():
+            if attr.HasField("func"):
+                yield attr.func.name
+            yield from (function.name for function in attr.list.func)
+
+
+def _reached(library, names):
+    """The functions of `library` named, and every one they call, at any depth."""
+    reached, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name in library and name not in reached:
+            reached.add(name)
+            stack.extend(_functions_called(library[name].node_def))
+    return reached
+
+
 def _check_saved_model(path):
     proto = saved_model_pb2.SavedModel()
     try:
@@ -252,14 +276,32 @@ def _check_saved_model(path):
             proto.ParseFromString(handle.read())
     except (OSError, ValueError) as error:
         raise UnsafeModelError(f"{path} holds no readable saved_model.pb: {error}") from None
-    ops = set()
+    ops, refused = set(), set()
     for meta_graph in proto.meta_graphs:
-        ops.update(node.op for node in meta_graph.graph_def.node)
-        for function in meta_graph.graph_def.library.function:
+        graph = meta_graph.graph_def
+        library = {function.signature.name: function for function in graph.library.function}
+        saver = meta_graph.saver_def
+        saver_nodes = {
+            tensor.split(":")[0] for tensor in (saver.save_tensor_name, saver.restore_op_name)
+        }
+        # What loading and calling can run: the object graph's functions (signatures,
+        # initializers, methods), the graph's nodes but the saver's, and all they call.
+        others = [node for node in graph.node if node.name not in saver_nodes]
+        running = _reached(
+            library, [*meta_graph.object_graph_def.concrete_functions, *_functions_called(others)]
+        )
+        for node in graph.node:
+            ops.add(node.op)
+            if node.op not in CLASSIFIER_OPS:
+                refused.add(node.op)
+        for name, function in library.items():
+            allowed = CLASSIFIER_OPS if name in running else CLASSIFIER_OPS | SAVER_OPS
             ops.update(node.op for node in function.node_def)
-    others = sorted(ops - CLASSIFIER_OPS)
-    if others:
-        raise UnsafeModelError(f"{path} runs ops a classifier does not need: {', '.join(others)}")
+            refused.update(node.op for node in function.node_def if node.op not in allowed)
+    if refused:
+        raise UnsafeModelError(
+            f"{path} runs ops a classifier does not need: {', '.join(sorted(refused))}"
+        )
     return sorted(ops)
 
 
@@ -289,7 +331,13 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
       `keras.saving.load_model(path, safe_mode=True)`.
     * A SavedModel folder: read its `saved_model.pb` as a proto first; every
       op of every meta graph's graph and function library must be in
-      CLASSIFIER_OPS. Then `tf.saved_model.load(path)`.
+      CLASSIFIER_OPS, but for the saver's checkpoint ops (SAVER_OPS:
+      SaveV2 writes any path), allowed only in functions that nothing
+      loading or calling runs reaches: not the object graph's
+      (`object_graph_def.concrete_functions`: signatures, initializers),
+      not those of the graph's nodes but the two `saver_def` names, not
+      any they call (a node's func attrs), at any depth. Then
+      `tf.saved_model.load(path)`.
 
     Anything else raises UnsafeModelError (this module's, a ValueError),
     its message naming what was found; nothing of a refused file runs,

@@ -566,6 +566,24 @@ def marker_writing_saved_model(directory: Path, marker: Path, secret: Path) -> P
     return directory
 
 
+def checkpoint_writing_saved_model(directory: Path, prefix: Path) -> Path:
+    """A SavedModel whose signature writes a checkpoint at `prefix` (SaveV2: the op every
+    SavedModel's saver holds, which writes any path it is given)."""
+    module = tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="input")])
+    def serve(input):
+        written = tf.raw_ops.SaveV2(
+            prefix=str(prefix), tensor_names=["x"], shape_and_slices=[""], tensors=[input]
+        )
+        with tf.control_dependencies([written]):
+            return {"output_0": tf.identity(tf.reshape(input, [-1, 784])[:, :10])}
+
+    module.serve = serve
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": serve})
+    return directory
+
+
 def printing_saved_model(directory: Path) -> Path:
     """A SavedModel whose signature prints its input (PrintV2): it reads and writes no file."""
     module = tf.Module()
@@ -675,6 +693,15 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "initializer writes one as tf.saved_model.load runs it. Read saved_model.pb as a proto "
         "before loading anything (saved_model_cli scan exits 0 whatever it finds: its exit "
         "status says nothing)",
+    )
+    attacks["savedmodel-writing-a-checkpoint"] = Attack(
+        checkpoint_writing_saved_model(folder / "saves", folder / "saves.marker"),
+        folder / "saves.marker.index",
+        "SaveV2",
+        "its signature writes a checkpoint where it likes (SaveV2), an op every SavedModel "
+        "holds for its saver: allow the saver's ops (SAVER_OPS) only in functions nothing that "
+        "loading or calling runs reaches (the object graph's functions, the graph's nodes but "
+        "the two saver_def names, and all they call), never everywhere",
     )
     attacks["savedmodel-printing"] = Attack(
         printing_saved_model(folder / "prints"),
@@ -831,6 +858,7 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "savedmodel-reading-and-writing-files",
         "savedmodel-printing",
         "savedmodel-listing-files",
+        "savedmodel-writing-a-checkpoint",
     ],
 )
 def test_load_signature_tensors_refuses_before_anything_runs(student, attacks, monkeypatch, case):
