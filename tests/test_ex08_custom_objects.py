@@ -568,19 +568,20 @@ def marker_writing_saved_model(directory: Path, marker: Path, secret: Path) -> P
 
 def checkpoint_writing_saved_model(directory: Path, prefix: Path) -> Path:
     """A SavedModel whose signature writes a checkpoint at `prefix` (SaveV2: the op every
-    SavedModel's saver holds, which writes any path it is given)."""
+    SavedModel's saver holds, which writes any path it is given). Its function is named as the
+    saver's are (__inference__traced_save_<n>): only what calls it tells them apart."""
     module = tf.Module()
 
     @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="input")])
-    def serve(input):
+    def _traced_save(input):
         written = tf.raw_ops.SaveV2(
             prefix=str(prefix), tensor_names=["x"], shape_and_slices=[""], tensors=[input]
         )
         with tf.control_dependencies([written]):
             return {"output_0": tf.identity(tf.reshape(input, [-1, 784])[:, :10])}
 
-    module.serve = serve
-    tf.saved_model.save(module, str(directory), signatures={"serving_default": serve})
+    module.serve = _traced_save
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": _traced_save})
     return directory
 
 
@@ -701,7 +702,7 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "its signature writes a checkpoint where it likes (SaveV2), an op every SavedModel "
         "holds for its saver: allow the saver's ops (SAVER_OPS) only in functions nothing that "
         "loading or calling runs reaches (the object graph's functions, the graph's nodes but "
-        "the two saver_def names, and all they call), never everywhere",
+        "the two saver_def names, and all they call), never everywhere, never by a name",
     )
     attacks["savedmodel-printing"] = Attack(
         printing_saved_model(folder / "prints"),
