@@ -57,10 +57,8 @@ REFUSED_CLASSES = frozenset({"Lambda", "TFSMLayer", "__lambda__"})
 # Values Keras writes as data and reads back without importing anything (a functional model's
 # tensors, arrays, bytes).
 KERAS_DATA = frozenset({"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__"})
-# Every op a SavedModel of the kata's classifier may hold, in its graph or its function library:
-# the network's, the variables' and the calls' plumbing, and the checkpoint ops of every
-# SavedModel's saver (they read and write the export's own variables). Nothing that reads or
-# writes other files, prints, or runs Python.
+# Every op a SavedModel of the kata's classifier may run, loaded or called: the network's, the
+# variables' and the calls' plumbing. Nothing that reads or writes files, prints, or runs Python.
 CLASSIFIER_OPS = frozenset(
     {
         # the network
@@ -71,7 +69,13 @@ CLASSIFIER_OPS = frozenset(
         "Const", "Identity", "IdentityN", "NoOp", "Placeholder", "VarHandleOp",
         "ReadVariableOp", "AssignVariableOp", "VarIsInitializedOp", "DisableCopyOnRead",
         "StatefulPartitionedCall", "PartitionedCall",
-        # the saver's functions
+    }
+)  # fmt: skip
+# The checkpoint ops of every SavedModel's saver, which writes and reads files (SaveV2 writes
+# any path it is given): allowed only in the saver's own functions, which nothing that loading or
+# calling runs reaches.
+SAVER_OPS = frozenset(
+    {
         "SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename", "StringJoin",
         "StaticRegexFullMatch", "Select",
     }
@@ -132,18 +136,31 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
     besides Keras' own (by default the kata's "savedmodel_kata>Standardize";
     `allowed=()` trusts Keras' own objects only).
 
-    * A .keras file: read its `config.json` from the zip first, without
-      loading anything, and walk every object it names, at every depth
-      (nested models, a layer's initializers, functions). Each must be
+    * A .keras file (its path ends in '.keras': load_model reads other
+      suffixes otherwise, an '.h5' as HDF5 even if it is a zip too): read
+      its `config.json` from the zip first, without loading anything, and
+      walk every object it names, at every depth (nested models, a
+      layer's initializers, functions). Each must be
       Keras' own (`module` "keras" or starting "keras.") or have a
       registered name in `allowed` (a function is judged as a class is),
       or be data Keras reads without importing anything (KERAS_DATA: a
       functional model's tensors, arrays); `Lambda`, `TFSMLayer` and Python
-      lambdas (class_name "__lambda__") are refused even so. Then `keras.saving.load_model(path,
-      safe_mode=True)`.
+      lambdas (class_name "__lambda__") are refused even so. And Keras
+      looks a name up in the registry of custom objects before anything
+      else, wherever it stands (a class_name under module "keras.layers",
+      a function's config, a bare string such as an initializer's): every
+      string of the config with a '>' ("package>Name") or that is a key of
+      `keras.saving.get_custom_objects()` must be in `allowed`. Then
+      `keras.saving.load_model(path, safe_mode=True)`.
     * A SavedModel folder: read its `saved_model.pb` as a proto first; every
       op of every meta graph's graph and function library must be in
-      CLASSIFIER_OPS. Then `tf.saved_model.load(path)`.
+      CLASSIFIER_OPS, but for the saver's checkpoint ops (SAVER_OPS:
+      SaveV2 writes any path), allowed only in functions that nothing
+      loading or calling runs reaches: not the object graph's
+      (`object_graph_def.concrete_functions`: signatures, initializers),
+      not those of the graph's nodes but the two `saver_def` names, not
+      any they call (a node's func attrs), at any depth. Then
+      `tf.saved_model.load(path)`.
 
     Anything else raises UnsafeModelError (this module's, a ValueError),
     its message naming what was found; nothing of a refused file runs,
