@@ -48,7 +48,7 @@ from savedmodel_kata.kinds.base import Export
 from savedmodel_kata.kinds.litert import savedmodel_dir_of, tflite_file_of, write_savedmodel
 from savedmodel_kata.kinds.score import Score
 from savedmodel_kata.plugin import shared_tests
-from savedmodel_kata.plugin.checks import check_accuracy, check_counts_correct, same_count
+from savedmodel_kata.plugin.checks import check_accuracy, check_counts_correct, key_id, same_count
 from savedmodel_kata.plugin.fresh_process import FreshProcess, FreshProcessError, relocate
 from savedmodel_kata.plugin.shared_tests import any_batch_size
 from savedmodel_kata.results import Failure
@@ -626,7 +626,7 @@ def students_load(
 
 
 @pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(SIGNATURES))
+@pytest.mark.parametrize("key", sorted(SIGNATURES), ids=key_id)
 def test_load_signature_tensors_uses_the_maintained_interpreter(student, reference_export, key):
     loaded = students_load(student, tflite_file_of(reference_export.directory), key)
     module = type(loaded["interpreter"]).__module__
@@ -643,7 +643,7 @@ def test_load_signature_tensors_uses_the_maintained_interpreter(student, referen
 
 
 @pytest.mark.function("load_signature_tensors")
-@pytest.mark.parametrize("key", sorted(SIGNATURES))
+@pytest.mark.parametrize("key", sorted(SIGNATURES), ids=key_id)
 def test_load_signature_tensors_describes_the_signature_by_name(student, reference_export, key):
     loaded = students_load(student, tflite_file_of(reference_export.directory), key)
     expected_inputs, expected_outputs = signatures_in(tflite_file_of(reference_export.directory))[
