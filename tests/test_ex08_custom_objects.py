@@ -750,7 +750,7 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
             "module": PAYLOAD_MODULE,
             "class_name": "GlorotUniform",
             "config": {},
-            "registered_name": None,
+            "registered_name": "GlorotUniform",  # no '>': no registry finds it
         }
 
     rewrite_config(folder / "module-function.keras", point_an_initializer_at_the_payload)
@@ -760,7 +760,8 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         PAYLOAD_MODULE,
         f"a Dense layer's kernel_initializer names module {PAYLOAD_MODULE!r} (CVE-2025-1550's "
         "shape): judge every nested object, by its module: Keras' own is module == 'keras' or "
-        "module.startswith('keras.'), never 'keras' in module, never the class name alone",
+        "module.startswith('keras.'), never 'keras' in module, never the class name alone; "
+        "its registered_name 'GlorotUniform' is no licence: only a name in `allowed` is",
     )
 
     marker = folder / "tfsm.marker"
