@@ -28,10 +28,14 @@ since Keras 3.13.2, a `TFSMLayer`; it is not a sandbox, and its history is a
 list of ways around it. So look before you load: read `config.json` from the
 zip without loading it, walk every nested config, and refuse anything that
 is neither Keras' own (`module` "keras" or "keras.<...>") nor a registered
-name you allow; only then `load_model(path, safe_mode=True)`. A SavedModel
-you did not write is read as a proto first: every op of its graph and of its
-function library (where a signature's and an initializer's ops live) must be
-one a classifier needs; only then `tf.saved_model.load`. (`saved_model_cli
+name you allow (Keras looks any name up in its registry first, wherever it
+stands: a `module` saying "keras" proves nothing); only then
+`load_model(path, safe_mode=True)`, on a path ending in '.keras' (it reads
+other suffixes otherwise). A SavedModel you did not write is read as a
+proto first: every op of its graph and of its function library (where a
+signature's and an initializer's ops live) must be one a classifier needs,
+and the saver's `SaveV2` (it writes any path) may live only where nothing
+that runs reaches it; only then `tf.saved_model.load`. (`saved_model_cli
 scan` lists denylisted ops, but only prints: its exit status is 0 either way,
 its output must be read.)
 
