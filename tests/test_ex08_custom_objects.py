@@ -51,6 +51,7 @@ from savedmodel_kata.tensorflow_setup import import_tensorflow
 tf = import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow's quiet import)
 from keras.src.saving import serialization_lib  # noqa: E402  (safe mode, as Keras reads it)
+from tensorflow.core.protobuf import saver_pb2  # noqa: E402  (a TF1 saver, made by hand)
 
 STANDARDIZE = "savedmodel_kata>Standardize"
 PROBE = "kata_tests>SafeModeProbe"
@@ -586,6 +587,49 @@ def checkpoint_writing_saved_model(directory: Path, prefix: Path) -> Path:
     return directory
 
 
+def restoring_v1_saved_model(directory: Path, prefix: Path) -> Path:
+    """A TF1 SavedModel (no object graph) whose saver_def's restore op calls a function writing
+    a checkpoint at `prefix` (SaveV2): tf.saved_model.load runs it to restore the variables."""
+    quiet = logging.getLogger("tensorflow")  # TF1's deprecation notes are not the test's news
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with tf.Graph().as_default():
+            images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], name="input")
+            logits = tf.identity(tf.reshape(images, [-1, 784])[:, :10], name="output")
+            filename = tf.compat.v1.placeholder(tf.string, [], name="saver_filename")
+
+            @tf.function
+            def restore(name):
+                written = tf.raw_ops.SaveV2(
+                    prefix=str(prefix), tensor_names=["x"], shape_and_slices=[""], tensors=[name]
+                )
+                with tf.control_dependencies([written]):
+                    return tf.identity(name)
+
+            saver_def = saver_pb2.SaverDef(
+                filename_tensor_name=filename.name,
+                save_tensor_name=tf.identity(filename, name="saved").name,
+                restore_op_name=restore(filename).name,
+                version=saver_pb2.SaverDef.V2,
+            )
+            with tf.compat.v1.Session() as session:
+                builder = tf.compat.v1.saved_model.Builder(str(directory))
+                signature = tf.compat.v1.saved_model.predict_signature_def(
+                    {"input": images}, {"output_0": logits}
+                )
+                builder.add_meta_graph_and_variables(
+                    session,
+                    ["serve"],
+                    signature_def_map={"serving_default": signature},
+                    saver=tf.compat.v1.train.Saver(saver_def=saver_def),
+                )
+                builder.save()
+    finally:
+        quiet.setLevel(level)
+    return directory
+
+
 def printing_saved_model(directory: Path) -> Path:
     """A SavedModel whose signature prints its input (PrintV2): it reads and writes no file."""
     module = tf.Module()
@@ -704,6 +748,14 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "holds for its saver: allow the saver's ops (SAVER_OPS) only in functions nothing that "
         "loading or calling runs reaches (the object graph's functions, the graph's nodes but "
         "the two saver_def names, and all they call), never everywhere, never by a name",
+    )
+    attacks["savedmodel-v1-restoring-through-its-saver"] = Attack(
+        restoring_v1_saved_model(folder / "restores", folder / "restores.marker"),
+        folder / "restores.marker.index",
+        "SaveV2",
+        "a TF1 SavedModel (no object graph): tf.saved_model.load restores it by running its "
+        "saver_def's restore op, whose function writes a checkpoint (SaveV2). Its saver's "
+        "functions run: without an object graph, no function may hold SAVER_OPS",
     )
     attacks["savedmodel-printing"] = Attack(
         printing_saved_model(folder / "prints"),
@@ -868,6 +920,7 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "savedmodel-printing",
         "savedmodel-listing-files",
         "savedmodel-writing-a-checkpoint",
+        "savedmodel-v1-restoring-through-its-saver",
     ],
 )
 def test_load_signature_tensors_refuses_before_anything_runs(student, attacks, monkeypatch, case):
