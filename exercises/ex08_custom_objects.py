@@ -163,8 +163,10 @@ def load_signature_tensors(path, allowed=(STANDARDIZE,)):
       loading or calling runs reaches: not the object graph's
       (`object_graph_def.concrete_functions`: signatures, initializers),
       not those of the graph's nodes but the two `saver_def` names, not
-      any they call (a node's func attrs), at any depth. Then
-      `tf.saved_model.load(path)`.
+      any they call (a node's func attrs), at any depth; and nowhere in a
+      meta graph without an object graph (TF1's, which
+      tf.saved_model.load restores by running its saver_def's restore op).
+      Then `tf.saved_model.load(path)`.
 
     Anything else raises UnsafeModelError (this module's, a ValueError),
     its message naming what was found; nothing of a refused file runs,
