@@ -366,7 +366,7 @@ def test_create_model_layer_rebuilds_from_its_config_with_its_arguments(student_
 
 
 @pytest.mark.function("create_model")
-def test_create_model_reloads_in_a_fresh_process_with_the_statistics_saved(
+def test_create_model_reloads_in_a_fresh_process_with_the_statistics_kept(
     student, reference, reload_process, mnist, tmp_path
 ):
     images_given = "every third digit, darkened"
@@ -730,7 +730,7 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
     attacks = {}
 
     marker = folder / "savedmodel.marker"
-    attacks["savedmodel-reading-and-writing-files"] = Attack(
+    attacks["tf-export-reading-and-writing-files"] = Attack(
         marker_writing_saved_model(folder / "writes-files", marker, secret),
         marker,
         "WriteFile",
@@ -740,7 +740,7 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "before loading anything (saved_model_cli scan exits 0 whatever it finds: its exit "
         "status says nothing)",
     )
-    attacks["savedmodel-writing-a-checkpoint"] = Attack(
+    attacks["tf-export-writing-a-checkpoint"] = Attack(
         checkpoint_writing_saved_model(folder / "saves", folder / "saves.marker"),
         folder / "saves.marker.index",
         "SaveV2",
@@ -749,7 +749,7 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "loading or calling runs reaches (the object graph's functions, the graph's nodes but "
         "the two saver_def names, and all they call), never everywhere, never by a name",
     )
-    attacks["savedmodel-v1-restoring-through-its-saver"] = Attack(
+    attacks["tf-export-v1-restoring-through-its-checkpoint-ops"] = Attack(
         restoring_v1_saved_model(folder / "restores", folder / "restores.marker"),
         folder / "restores.marker.index",
         "SaveV2",
@@ -757,14 +757,14 @@ def make_attacks(folder: Path) -> dict[str, Attack]:
         "saver_def's restore op, whose function writes a checkpoint (SaveV2). Its saver's "
         "functions run: without an object graph, no function may hold SAVER_OPS",
     )
-    attacks["savedmodel-printing"] = Attack(
+    attacks["tf-export-printing"] = Attack(
         printing_saved_model(folder / "prints"),
         folder / "prints.marker",
         "PrintV2",
         "its signature prints (PrintV2): allow only the ops a classifier needs, not only "
         "'no file ops'",
     )
-    attacks["savedmodel-listing-files"] = Attack(
+    attacks["tf-export-listing-files"] = Attack(
         listing_saved_model(folder / "lists", folder),
         folder / "lists.marker",
         "MatchingFiles",
@@ -916,11 +916,11 @@ def attacks(tmp_path_factory) -> dict[str, Attack]:
         "registered-name-as-a-class-name",
         "registered-initializer-as-a-bare-string",
         "hdf5-that-is-also-a-zip",
-        "savedmodel-reading-and-writing-files",
-        "savedmodel-printing",
-        "savedmodel-listing-files",
-        "savedmodel-writing-a-checkpoint",
-        "savedmodel-v1-restoring-through-its-saver",
+        "tf-export-reading-and-writing-files",
+        "tf-export-printing",
+        "tf-export-listing-files",
+        "tf-export-writing-a-checkpoint",
+        "tf-export-v1-restoring-through-its-checkpoint-ops",
     ],
 )
 def test_load_signature_tensors_refuses_before_anything_runs(student, attacks, monkeypatch, case):
@@ -1077,7 +1077,7 @@ def test_load_signature_tensors_loads_keras_own_layers_with_nothing_else_allowed
 
 
 @pytest.mark.function("load_signature_tensors")
-def test_load_signature_tensors_loads_a_classifiers_savedmodel_after_checking_its_ops(
+def test_load_signature_tensors_loads_a_classifiers_tf_export_after_checking_its_ops(
     student, trained_copy, tmp_path, before_save, mnist
 ):
     export_dir = tmp_path / "exported"
