@@ -52,15 +52,7 @@ def trained_iterations(reference_trained) -> int:
     return int(reference_trained.model.optimizer.iterations.numpy())
 
 
-def logits_of(model, images):
-    try:
-        return np.asarray(model(tf.constant(images)))
-    except Exception as error:  # Keras wraps shape errors in several types
-        pytest.fail(
-            f"calling your model on a batch of {len(images)} images failed: "
-            f"{type(error).__name__}: {str(error).strip().splitlines()[0]}",
-            pytrace=False,
-        )
+logits_of = shared_tests.keras_logits_of
 
 
 # --- create_model ------------------------------------------------------------

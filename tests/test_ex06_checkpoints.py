@@ -23,7 +23,6 @@ by new model objects each time, into one directory.
 from __future__ import annotations
 
 import atexit
-import json
 import shutil
 from pathlib import Path
 
@@ -226,11 +225,8 @@ class ResumeProcess(FreshProcess):
 
     def resume(self, loader: Path, builder: Path, directory: Path, stop: int):
         """(step restored, state restored, state after training to `stop`, the losses)."""
-        process = self.start()
-        if not self.ready:
-            self.ready = self._reply().get("ready", False)
-        self.requests += 1
-        out = self.folder / f"resumed-{self.requests}.npz"
+        work = self.request_folder()
+        out = work / "resumed.npz"
         request = {
             "loader": str(loader),
             "builder": str(builder),
@@ -239,12 +235,10 @@ class ResumeProcess(FreshProcess):
             "seed": SEED + 1,
             "out": str(out),
         }
-        process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
-        reply = self._reply()
-        if "error" in reply:
-            raise FreshProcessError(reply["error"])
         try:
+            reply = self.ask(request)
+            if "error" in reply:
+                raise FreshProcessError(reply["error"])
             with np.load(out) as arrays:
                 count = sum(name.startswith("restored/") for name in arrays.files)
                 return (
@@ -254,7 +248,7 @@ class ResumeProcess(FreshProcess):
                     [float(loss) for loss in arrays["losses"]],
                 )
         finally:
-            out.unlink(missing_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 _resume_process: list[ResumeProcess] = []

@@ -33,7 +33,6 @@ Tolerances, measured on the trained reference and the 2,000 test digits (TF
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 from pathlib import Path
@@ -330,15 +329,7 @@ def students_save(
 # --- create_model ------------------------------------------------------------
 
 
-def logits_of(model, images):
-    try:
-        return np.asarray(model(tf.constant(images)))
-    except Exception as error:  # Keras wraps shape errors in several types
-        pytest.fail(
-            f"calling your model on a batch of {len(images)} images failed: "
-            f"{type(error).__name__}: {str(error).strip().splitlines()[0]}",
-            pytrace=False,
-        )
+logits_of = shared_tests.keras_logits_of
 
 
 @pytest.mark.function("create_model")
@@ -906,12 +897,7 @@ class DeviceProcess(FreshProcess):
         (self.folder / "reload_server.py").write_text(DEVICE_SERVER)
 
     def run_on_device(self, loader: Path, evaluator: Path, tflite: Path, images, labels):
-        process = self.start()
-        if not self.ready:
-            self.ready = self._reply().get("ready", False)
-        self.requests += 1
-        work = self.folder / f"request-{self.requests}"
-        work.mkdir()
+        work = self.request_folder()
         np.save(work / "images.npy", images)
         np.save(work / "labels.npy", labels)
         request = {
@@ -922,11 +908,8 @@ class DeviceProcess(FreshProcess):
             "labels": str(work / "labels.npy"),
             "out": str(work / "probabilities.npy"),
         }
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
         try:
-            reply = self._reply()
+            reply = self.ask(request)
             if "error" in reply:
                 where = "".join(f"\n  at {line}" for line in reply.get("where", []))
                 raise FreshProcessError(reply["error"] + where)

@@ -99,15 +99,7 @@ def not_implemented_or(error: StudentError, message: str):
     pytest.fail(f"{message}\n{str(error).splitlines()[0][:400]}", pytrace=False)
 
 
-def logits_of(model, images):
-    try:
-        return np.asarray(model(tf.constant(images)))
-    except Exception as error:  # Keras wraps shape errors in several types
-        pytest.fail(
-            f"calling your model on a batch of {len(images)} images failed: "
-            f"{type(error).__name__}: {str(error).strip().splitlines()[0]}",
-            pytrace=False,
-        )
+logits_of = shared_tests.keras_logits_of
 
 
 def softmax(logits) -> np.ndarray:
@@ -232,12 +224,7 @@ class ReloadProcess(FreshProcess):
 
     def reload(self, module: Path, keras_file: Path, images: np.ndarray):
         """(logits of the reloaded model on `images`, its first layer's non-trainable weights)."""
-        process = self.start()
-        if not self.ready:
-            self.ready = self._reply().get("ready", False)
-        self.requests += 1
-        work = self.folder / f"request-{self.requests}"
-        work.mkdir()
+        work = self.request_folder()
         np.save(work / "images.npy", images)
         request = {
             "module": str(module),
@@ -246,9 +233,7 @@ class ReloadProcess(FreshProcess):
             "out": str(work / "out.npz"),
         }
         try:
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            reply = self._reply()
+            reply = self.ask(request)
             if "error" in reply:
                 raise FreshProcessError(reply["error"])
             with np.load(work / "out.npz") as arrays:

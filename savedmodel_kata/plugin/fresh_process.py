@@ -140,6 +140,23 @@ class FreshProcess:
             )
         return json.loads(line)
 
+    def request_folder(self) -> Path:
+        """A new folder for one request's files (the caller removes it)."""
+        self.requests += 1
+        work = self.folder / f"request-{self.requests}"
+        work.mkdir()
+        return work
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request, a JSON line, once the process has said it is ready; its reply."""
+        process = self.start()
+        if not self.ready:
+            self.ready = self._reply().get("ready", False)
+        assert process.stdin is not None  # started with stdin=PIPE
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        return self._reply()
+
     def run(
         self,
         export_dir: Path,
@@ -149,12 +166,7 @@ class FreshProcess:
         fetch: list[str],
     ) -> dict[str, np.ndarray]:
         """The outputs `fetch` of `signature`, fed `feeds`, in the fresh process."""
-        process = self.start()
-        if not self.ready:
-            self.ready = self._reply().get("ready", False)
-        self.requests += 1
-        work = self.folder / f"request-{self.requests}"
-        work.mkdir()
+        work = self.request_folder()
         paths = {}
         for key, value in feeds.items():
             paths[key] = str(work / f"{key}.npy")
@@ -168,11 +180,8 @@ class FreshProcess:
             "fetch": list(fetch),
             "out": str(outputs_file),
         }
-        assert process.stdin is not None  # started with stdin=PIPE
-        process.stdin.write(json.dumps(request) + "\n")
-        process.stdin.flush()
-        reply = self._reply()
         try:
+            reply = self.ask(request)
             if "error" in reply:
                 how = "a TF1 session" if api == "tf1" else "tf.saved_model.load"
                 raise FreshProcessError(

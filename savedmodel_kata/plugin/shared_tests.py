@@ -70,6 +70,19 @@ if TYPE_CHECKING:  # the fixtures' types, for annotations only: no imports at ru
 tf = import_tensorflow()
 
 
+def keras_logits_of(model: Any, images: np.ndarray) -> np.ndarray:
+    """A Keras model's outputs on `images`; a call that fails is the student's failure, with its
+    first line (Keras wraps shape errors in several types)."""
+    try:
+        return np.asarray(model(tf.constant(images)))
+    except Exception as error:
+        pytest.fail(
+            f"calling your model on a batch of {len(images)} images failed: "
+            f"{type(error).__name__}: {str(error).strip().splitlines()[0]}",
+            pytrace=False,
+        )
+
+
 def any_batch_size(
     *, max_examples: int, largest: int, explicit: tuple[int, ...]
 ) -> Callable[[MadeTest], MadeTest]:
