@@ -16,6 +16,14 @@ MAX_MESSAGE_LINES = 12
 # each with what it means and the call to make instead.
 KNOWN_MISTAKES = (
     (
+        r"at least 1 reference to internal data in the interpreter",
+        "LiteRT refuses resize_tensor_input, allocate_tensors and invoke while a signature "
+        "runner of the interpreter holds its tensors, and tensor indices belong to its first "
+        "subgraph, which may be another signature. Call the runner with the signature's inputs "
+        "by name: loaded['runner'](**{name: images}), the name being the one key of "
+        "loaded['inputs'].",
+    ),
+    (
         r"Invalid filepath extension for saving",
         "Keras 3's model.save writes only a .keras (or .h5) file. For a SavedModel to serve, use "
         "keras.export.ExportArchive (or model.export(export_dir)); for the file, "

@@ -878,7 +878,10 @@ for line in sys.stdin:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in ours]
         where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.line}" for f in frames[-3:]]
         if stage.startswith("importing") and isinstance(error, ImportError):
-            stage = "your module imports TensorFlow at its top level (" + stage + ")"
+            stage = (
+                "your module imports TensorFlow (or Keras, which imports it) at its top level, "
+                "where load_signature_tensors and evaluate must run without it (" + stage + ")"
+            )
         reply = {
             "error": f"{stage}: {type(error).__name__}: {str(error)[:600]}",
             "where": where,
