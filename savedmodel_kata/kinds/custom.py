@@ -85,7 +85,8 @@ class CustomKind(KerasKind):
 
     def _identity(self, model: Any) -> bytes:
         """The config without layer names, the non-trainable weights (the statistics), and what
-        the model computes on a fixed batch: its logits and the gradients of the tutorial's loss.
+        the model computes on a fixed batch: its logits, and in training mode (a layer may behave
+        otherwise there) its logits and the gradients of the tutorial's loss.
         Not the source of the custom layer (exercise 3's way): that is the whole exercise file,
         and every edit of save or evaluate would retrain; two layers that compute and train
         alike train to the same weights."""
@@ -95,13 +96,14 @@ class CustomKind(KerasKind):
         fixed = [np.array(v).tobytes() for v in model.non_trainable_variables]
         images = np.random.default_rng(SEED).random((8, 28, 28, 1), dtype=np.float32)
         labels = tf.constant(np.arange(8) % 10, tf.int64)
-        with tf.GradientTape() as tape:
-            logits = model(tf.constant(images))
+        logits = model(tf.constant(images), training=False)
+        with tf.GradientTape() as tape:  # as train_on_batch calls it: a layer may tell apart
+            trained = model(tf.constant(images), training=True)
             loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=trained)
             )
         gradients = tape.gradient(loss, model.trainable_variables)
-        computed = [np.asarray(logits).tobytes()] + [
+        computed = [np.asarray(logits).tobytes(), np.asarray(trained).tobytes()] + [
             np.asarray(g).tobytes() if g is not None else b"none" for g in gradients
         ]
         return b"\n".join([config.encode(), *fixed, *computed])

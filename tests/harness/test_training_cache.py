@@ -138,3 +138,31 @@ def test_two_versions_of_a_subclassed_model_at_one_path_are_two_entries(cache_fo
     (without_relu, _), (with_relu, _) = trained
     assert not with_relu.cached, "the second version replayed the first one's training"
     assert with_relu.test != without_relu.test
+
+
+def test_a_custom_layer_that_trains_otherwise_is_another_entry(tmp_path):
+    # Exercise 8's key is what the model computes, not its file's text: a layer that changes
+    # only when training (noise, a running statistic) must change the key too.
+    import importlib.util
+
+    kind = kinds.named("custom")
+    source = (find_root() / "solutions" / catalogue.by_number(8).file_name).read_text()
+    call = "    def call(self, inputs):\n        return (inputs - self.mean)"
+    assert call in source
+    when_training = source.replace(
+        call,
+        "    def call(self, inputs, training=False):\n"
+        "        if training:\n"
+        "            inputs = inputs * 0.5\n"
+        "        return (inputs - self.mean)",
+    )
+    identities = []
+    for number, text in enumerate((source, when_training)):
+        path = tmp_path / f"v{number}" / "ex08_custom_objects.py"
+        path.parent.mkdir()
+        path.write_text(text)
+        spec = importlib.util.spec_from_file_location(f"ex08_version_{number}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        identities.append(kind._identity(kind.new_model(module.create_model)))
+    assert identities[0] != identities[1], "a layer that trains otherwise replays the first's"
